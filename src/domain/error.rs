@@ -1,0 +1,137 @@
+//! The one list of error codes DXCP returns to clients (DESIGN §4, §6, §7).
+//!
+//! Every refusal and failure is a [`DomainError`] carrying an [`ErrorCode`]; the
+//! GraphQL edge turns it into `extensions.code` in exactly one place. Adding a
+//! variant fails to compile until `as_str` names it.
+
+use std::fmt;
+
+/// A machine-readable error code, rendered SCREAMING_SNAKE in `extensions.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Unauthorized,
+    RoleForbidden,
+    MutationsDisabled,
+    RateLimited,
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    InvalidRequest,
+    InvalidVersion,
+    InvalidEnvironment,
+    InvalidArtifact,
+    ServiceNotAllowlisted,
+    ServiceNotInDeliveryGroup,
+    DeliveryGroupScopeRequired,
+    EnvironmentNotAllowed,
+    EnvironmentDisabled,
+    RecipeNotAllowed,
+    RecipeNotFound,
+    RecipeDeprecated,
+    RecipeIncompatible,
+    VersionNotFound,
+    RollbackOfRollback,
+    RollbackTargetNotCurrent,
+    NoPriorSuccessfulVersion,
+    QuotaExceeded,
+    ConcurrencyLimitReached,
+    EngineUnavailable,
+    EngineTimeout,
+    EngineUnauthorized,
+    EngineCallFailed,
+    DeploymentNotCancelable,
+    CiOnly,
+    BuildRegistrationConflict,
+    NotFound,
+    Timeout,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire form used in `extensions.code` and in audit summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::RoleForbidden => "ROLE_FORBIDDEN",
+            ErrorCode::MutationsDisabled => "MUTATIONS_DISABLED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            ErrorCode::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::InvalidVersion => "INVALID_VERSION",
+            ErrorCode::InvalidEnvironment => "INVALID_ENVIRONMENT",
+            ErrorCode::InvalidArtifact => "INVALID_ARTIFACT",
+            ErrorCode::ServiceNotAllowlisted => "SERVICE_NOT_ALLOWLISTED",
+            ErrorCode::ServiceNotInDeliveryGroup => "SERVICE_NOT_IN_DELIVERY_GROUP",
+            ErrorCode::DeliveryGroupScopeRequired => "DELIVERY_GROUP_SCOPE_REQUIRED",
+            ErrorCode::EnvironmentNotAllowed => "ENVIRONMENT_NOT_ALLOWED",
+            ErrorCode::EnvironmentDisabled => "ENVIRONMENT_DISABLED",
+            ErrorCode::RecipeNotAllowed => "RECIPE_NOT_ALLOWED",
+            ErrorCode::RecipeNotFound => "RECIPE_NOT_FOUND",
+            ErrorCode::RecipeDeprecated => "RECIPE_DEPRECATED",
+            ErrorCode::RecipeIncompatible => "RECIPE_INCOMPATIBLE",
+            ErrorCode::VersionNotFound => "VERSION_NOT_FOUND",
+            ErrorCode::RollbackOfRollback => "ROLLBACK_OF_ROLLBACK",
+            ErrorCode::RollbackTargetNotCurrent => "ROLLBACK_TARGET_NOT_CURRENT",
+            ErrorCode::NoPriorSuccessfulVersion => "NO_PRIOR_SUCCESSFUL_VERSION",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::ConcurrencyLimitReached => "CONCURRENCY_LIMIT_REACHED",
+            ErrorCode::EngineUnavailable => "ENGINE_UNAVAILABLE",
+            ErrorCode::EngineTimeout => "ENGINE_TIMEOUT",
+            ErrorCode::EngineUnauthorized => "ENGINE_UNAUTHORIZED",
+            ErrorCode::EngineCallFailed => "ENGINE_CALL_FAILED",
+            ErrorCode::DeploymentNotCancelable => "DEPLOYMENT_NOT_CANCELABLE",
+            ErrorCode::CiOnly => "CI_ONLY",
+            ErrorCode::BuildRegistrationConflict => "BUILD_REGISTRATION_CONFLICT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refusal or failure with its client-facing code and message.
+///
+/// `operator_hint` carries detail only a PLATFORM_ADMIN may see (for example
+/// the engine's answer); the edge drops it for every other role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub operator_hint: Option<String>,
+    /// Seconds the caller should wait before retrying (rate limits).
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl DomainError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            operator_hint: None,
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn with_operator_hint(mut self, hint: impl Into<String>) -> Self {
+        self.operator_hint = Some(hint.into());
+        self
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} '{id}' was not found"))
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error; see the server log for this request id")
+    }
+}
+
+// DomainError deliberately implements neither `Display` nor `Error`: the
+// GraphQL edge converts it with its code (graphql/error.rs), and a blanket
+// `Display` conversion would silently drop that code.

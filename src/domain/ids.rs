@@ -1,0 +1,94 @@
+//! Validated names and keys: parse once at the edge, trust afterwards.
+
+use super::{DomainError, ErrorCode};
+
+/// Longest allowed name (service, environment, group, recipe id).
+pub const MAX_NAME_LEN: usize = 63;
+/// Longest allowed idempotency key (DESIGN §7 conventions).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+/// `^[a-z0-9][a-z0-9-]{0,62}$`: the shape of service, environment, group and
+/// recipe identifiers.
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// `^[0-9]+\.[0-9]+\.[0-9]+(-[A-Za-z0-9.-]+)?$`
+pub fn is_valid_version(version: &str) -> bool {
+    let (core, pre) = match version.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (version, None),
+    };
+    let mut parts = core.split('.');
+    let numeric = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let core_ok = numeric(parts.next()) && numeric(parts.next()) && numeric(parts.next()) && parts.next().is_none();
+    let pre_ok = pre.is_none_or(|p| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    });
+    core_ok && pre_ok
+}
+
+/// A validated idempotency key: 1..=128 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let printable = raw.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if raw.is_empty() || raw.len() > MAX_IDEMPOTENCY_KEY_LEN || !printable {
+            return Err(DomainError::new(
+                ErrorCode::InvalidRequest,
+                "idempotencyKey must be 1 to 128 printable characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_lowercase_dash_pattern() {
+        assert!(is_valid_name("payments-api"));
+        assert!(is_valid_name("a"));
+        assert!(is_valid_name(&"a".repeat(63)));
+        assert!(!is_valid_name(&"a".repeat(64)));
+        assert!(!is_valid_name("-payments"));
+        assert!(!is_valid_name("Payments"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name("pay ments"));
+    }
+
+    #[test]
+    fn versions_are_semver_with_an_optional_tag() {
+        assert!(is_valid_version("1.2.3"));
+        assert!(is_valid_version("10.0.0-rc.1"));
+        assert!(is_valid_version("1.2.0-fail"));
+        assert!(!is_valid_version("1.2"));
+        assert!(!is_valid_version("1.2.3.4"));
+        assert!(!is_valid_version("v1.2.3"));
+        assert!(!is_valid_version("1.2.3-"));
+        assert!(!is_valid_version("1.2.3-bad_tag"));
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded_and_printable() {
+        assert!(IdempotencyKey::parse("k-1").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(128)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("tab\there").is_err());
+    }
+}

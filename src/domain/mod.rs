@@ -1,0 +1,14 @@
+//! Pure domain rules and types: no IO, no async, no database or HTTP types.
+//! Time is always passed in as an argument so every rule is testable.
+
+pub mod build;
+pub mod catalog;
+pub mod deployment;
+pub mod error;
+pub mod failure;
+pub mod ids;
+pub mod page;
+pub mod principal;
+
+pub use error::{DomainError, ErrorCode};
+pub use principal::{Principal, Role};

@@ -1,0 +1,3 @@
+//! Input objects.
+
+pub mod filters;

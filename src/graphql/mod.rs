@@ -1,0 +1,46 @@
+//! The GraphQL edge: types, resolvers, guards and loaders. No SQL, no engine
+//! calls and no policy here: resolvers call one service function each.
+
+pub mod context;
+pub mod error;
+pub mod guard;
+pub mod inputs;
+pub mod loaders;
+pub mod pagination;
+pub mod query;
+pub mod scalars;
+pub mod types;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+
+use crate::service::Services;
+
+pub type DxcpSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+
+/// Deepest selection nesting accepted.
+pub const MAX_DEPTH: usize = 12;
+/// Highest query cost accepted; connection fields cost `first` x selection,
+/// so a full page of 100 deployments with failures and timelines fits.
+pub const MAX_COMPLEXITY: usize = 5_000;
+/// Most directives on one field.
+pub const MAX_DIRECTIVES: usize = 5;
+
+fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
+    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES)
+        .disable_suggestions()
+}
+
+/// The schema served by `dxcp serve`.
+pub fn build_schema(services: Services) -> DxcpSchema {
+    builder().data(services).finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items(),
+    )
+}

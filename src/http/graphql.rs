@@ -1,0 +1,334 @@
+//! `/graphql`: our own GraphQL-over-HTTP handler (GRAPHQL-PRACTICE §3).
+//!
+//! Order of work, cheapest refusal first: authenticate from the header (401
+//! before anything is parsed), negotiate the response type (406), check the
+//! method and content type (415), read the body under a limit (413), parse,
+//! refuse mutations over GET (405) and oversized batches (400), then
+//! execute under a deadline (504 `TIMEOUT`). Every error leaves with
+//! `extensions.code` and `extensions.requestId`.
+
+use std::time::Instant;
+
+use async_graphql::{
+    http::{parse_query_string, GraphiQLSource},
+    parser::types::{DocumentOperations, OperationType},
+    BatchRequest, BatchResponse, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Value,
+};
+use axum::{
+    body::{to_bytes, Body},
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri},
+    response::{Html, IntoResponse, Response},
+    Extension,
+};
+
+use super::{request_id::RequestId, AppState, MAX_BODY_BYTES};
+use crate::{
+    auth::{bearer_token, AuthError},
+    config::Introspection,
+    domain::{ErrorCode, Principal},
+    graphql::loaders::Loaders,
+    service::Caller,
+};
+
+/// Most operations one batched POST may carry.
+pub const MAX_BATCH: usize = 5;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Media {
+    GraphQLResponseJson,
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphQLResponseJson => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response type from `Accept`; `None` when nothing we speak is acceptable.
+fn negotiate(headers: &HeaderMap) -> Option<Media> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+    if accept.is_empty() {
+        return Some(Media::Json);
+    }
+    let mut best: Option<(Media, f32)> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let quality = pieces
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let candidate = match media.as_str() {
+            "application/graphql-response+json" => Media::GraphQLResponseJson,
+            "application/json" | "application/*" | "*/*" => Media::Json,
+            _ => continue,
+        };
+        if quality <= 0.0 {
+            continue;
+        }
+        // Ties go to the first listed type, as clients list their preference first.
+        if best.is_none_or(|(_, q)| quality > q) {
+            best = Some((candidate, quality));
+        }
+    }
+    best.map(|(m, _)| m)
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+fn error_body(code: ErrorCode, message: &str, request_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str(), "requestId": request_id } }]
+    })
+}
+
+fn reply(media: Media, status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = (status, text).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    response
+}
+
+fn refuse(media: Media, status: StatusCode, code: ErrorCode, message: &str, request_id: &str) -> Response {
+    reply(media, status, &error_body(code, message, request_id))
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    if method == Method::GET && state.edge.graphiql && wants_html(&headers) && uri.query().is_none_or(str::is_empty) {
+        return Html(GraphiQLSource::build().endpoint("/graphql").title("DXCP").finish()).into_response();
+    }
+    let media_for_refusals = negotiate(&headers).unwrap_or(Media::Json);
+
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let principal = match authenticate(&state, authorization).await {
+        Ok(p) => p,
+        Err(err) => {
+            tracing::info!(request_id, reason = %err, "request refused: unauthenticated");
+            let mut response = refuse(
+                media_for_refusals,
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "a valid bearer token is required",
+                &request_id,
+            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    };
+    let Some(media) = negotiate(&headers) else {
+        return refuse(
+            Media::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorCode::InvalidRequest,
+            "Accept must allow application/graphql-response+json or application/json",
+            &request_id,
+        );
+    };
+
+    let batch = match read_request(&method, &uri, &headers, body).await {
+        Ok(batch) => batch,
+        Err((status, message)) => return refuse(media, status, ErrorCode::InvalidRequest, &message, &request_id),
+    };
+    let mut batch = match batch {
+        BatchRequest::Batch(requests) if requests.len() > MAX_BATCH => {
+            return refuse(
+                media,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                &format!("a batch may hold at most {MAX_BATCH} operations"),
+                &request_id,
+            )
+        }
+        BatchRequest::Batch(requests) if requests.is_empty() => {
+            return refuse(media, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "empty batch", &request_id)
+        }
+        other => other,
+    };
+
+    for request in batch.iter_mut() {
+        if let Err(message) = check_document(request, &method) {
+            let status = if message.is_parse_error { StatusCode::BAD_REQUEST } else { StatusCode::METHOD_NOT_ALLOWED };
+            let mut response = refuse(media, status, ErrorCode::InvalidRequest, &message.text, &request_id);
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            return response;
+        }
+    }
+
+    let is_admin = principal.is_admin();
+    let caller = Caller { principal: principal.clone(), request_id: request_id.clone() };
+    let batch = prepare(batch, &state, caller);
+    let executed = tokio::time::timeout(state.edge.request_timeout, state.schema.execute_batch(batch)).await;
+    let response = match executed {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(request_id, "request deadline exceeded");
+            let status = if media == Media::GraphQLResponseJson { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::OK };
+            return refuse(media, status, ErrorCode::Timeout, "the request did not finish within its deadline", &request_id);
+        }
+    };
+    let (status, response) = finish(response, media, &request_id, is_admin);
+    tracing::info!(
+        request_id,
+        actor = %principal.actor_id,
+        status = status.as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
+    reply(media, status, &response)
+}
+
+async fn authenticate(state: &AppState, authorization: Option<&str>) -> Result<Principal, AuthError> {
+    let token = bearer_token(authorization)?;
+    state.auth.authenticate(token).await
+}
+
+/// Parses the GET query string or the POST JSON body.
+async fn read_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<BatchRequest, (StatusCode, String)> {
+    if *method == Method::GET {
+        let request = parse_query_string(uri.query().unwrap_or_default())
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid query string: {e}")))?;
+        return Ok(BatchRequest::Single(request));
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" {
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".to_owned()));
+    }
+    let bytes = to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the body exceeds {MAX_BODY_BYTES} bytes")))?;
+    serde_json::from_slice::<BatchRequest>(&bytes)
+        .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not a GraphQL request in JSON".to_owned()))
+}
+
+struct DocumentProblem {
+    text: String,
+    is_parse_error: bool,
+}
+
+/// Parses the document once (async-graphql reuses it) and refuses
+/// mutations over GET.
+fn check_document(request: &mut Request, method: &Method) -> Result<(), DocumentProblem> {
+    let operation_name = request.operation_name.clone();
+    let document = request
+        .parsed_query()
+        .map_err(|e| DocumentProblem { text: e.message, is_parse_error: true })?;
+    if *method != Method::GET {
+        return Ok(());
+    }
+    let is_mutation = match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty != OperationType::Query,
+        DocumentOperations::Multiple(ops) => match operation_name.as_deref() {
+            Some(name) => ops.get(name).is_some_and(|op| op.node.ty != OperationType::Query),
+            None => ops.values().any(|op| op.node.ty != OperationType::Query),
+        },
+    };
+    if is_mutation {
+        return Err(DocumentProblem { text: "only queries may be sent with GET; use POST".to_owned(), is_parse_error: false });
+    }
+    Ok(())
+}
+
+/// Attaches per-request data and the introspection policy to each operation.
+fn prepare(batch: BatchRequest, state: &AppState, caller: Caller) -> BatchRequest {
+    let introspection_allowed = match state.edge.introspection {
+        Introspection::On => true,
+        Introspection::Admin => caller.principal.is_admin(),
+        Introspection::Off => false,
+    };
+    let attach = |request: Request| {
+        let request = request.data(caller.clone()).data(Loaders::new(&state.services));
+        if introspection_allowed {
+            request
+        } else {
+            request.disable_introspection()
+        }
+    };
+    match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(attach(r)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(attach).collect()),
+    }
+}
+
+/// Stamps codes and the request id on every error, strips operator hints
+/// for non-admins, and picks the status code.
+fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: bool) -> (StatusCode, serde_json::Value) {
+    let mut status = StatusCode::OK;
+    let mut finish_one = |mut r: GqlResponse| {
+        for error in &mut r.errors {
+            stamp(error, request_id, is_admin);
+        }
+        // A request error: nothing executed (parse, validation, limits).
+        let request_failed = r.data == Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty());
+        if request_failed && media == Media::GraphQLResponseJson {
+            status = StatusCode::BAD_REQUEST;
+            return serde_json::json!({ "errors": r.errors });
+        }
+        serde_json::to_value(&r).unwrap_or_default()
+    };
+    let body = match response {
+        BatchResponse::Single(r) => finish_one(r),
+        BatchResponse::Batch(rs) => serde_json::Value::Array(rs.into_iter().map(&mut finish_one).collect()),
+    };
+    (status, body)
+}
+
+fn stamp(error: &mut ServerError, request_id: &str, is_admin: bool) {
+    let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
+    if extensions.get("code").is_none() {
+        // Our resolvers always set a code; uncoded errors come from
+        // async-graphql itself: validation, limits, or input coercion.
+        extensions.set("code", ErrorCode::InvalidRequest.as_str());
+    }
+    extensions.set("requestId", request_id);
+    if !is_admin {
+        extensions.unset("operatorHint");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Option<Media> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).expect("header"));
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn accept_negotiation_follows_the_graphql_over_http_spec() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(accept("application/graphql-response+json"), Some(Media::GraphQLResponseJson));
+        assert_eq!(accept("application/json"), Some(Media::Json));
+        assert_eq!(accept("*/*"), Some(Media::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9"),
+            Some(Media::GraphQLResponseJson)
+        );
+        assert_eq!(accept("application/json;q=0.5, application/graphql-response+json"), Some(Media::GraphQLResponseJson));
+        assert_eq!(accept("text/html"), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! The HTTP edge: routes, middleware order, and shared state.
+//!
+//! Layer order (outermost first): request id (so every answer, refusals
+//! included, carries `X-Request-Id`), tracing span, CORS, body limit, then
+//! the handlers. `/graphql` is our own handler (see `graphql.rs`), not the
+//! stock async-graphql-axum service.
+
+pub mod graphql;
+pub mod health;
+pub mod request_id;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::DefaultBodyLimit,
+    http::{header, HeaderName, HeaderValue, Method, Request},
+    middleware,
+    routing::get,
+    Router,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
+
+use crate::{auth::Authenticator, config::Introspection, graphql::DxcpSchema, service::Services};
+
+/// Largest request body accepted on `/graphql` (DESIGN §10 allows up to 1 MiB).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Process-wide state of the HTTP edge; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: DxcpSchema,
+    pub services: Services,
+    pub auth: Arc<dyn Authenticator>,
+    pub edge: EdgeSettings,
+}
+
+/// Edge behaviour chosen by configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    pub introspection: Introspection,
+    pub graphiql: bool,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.edge.cors_origins);
+    Router::new()
+        .route("/graphql", get(graphql::handle).post(graphql::handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .extensions()
+                .get::<request_id::RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default();
+            // Only method, path and request id: never headers (tokens) or query strings (variables).
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(middleware::from_fn(request_id::layer))
+        .with_state(state)
+}
+
+/// CORS for the configured origins only. Credentials are never allowed:
+/// DXCP authenticates with a bearer header, not cookies.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, HeaderName::from_static("x-request-id")])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600))
+}

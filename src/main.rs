@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    dxcp::cli::run()
+}

@@ -1,0 +1,54 @@
+//! Use cases: load, decide with the domain, write through the store, call
+//! the engine. Resolvers call exactly one function here.
+
+pub mod reads;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    domain::{DomainError, ErrorCode, Principal},
+    engine::Engine,
+    store::Store,
+};
+
+/// Who is asking, and under which request id (stamped on audit events).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub request_id: String,
+}
+
+/// Everything the use cases need; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub(crate) store: Store,
+    pub(crate) engine: Arc<dyn Engine>,
+    pub(crate) policy: RuntimePolicy,
+}
+
+/// Process-wide knobs of the use cases, from configuration.
+#[derive(Debug, Clone)]
+pub struct RuntimePolicy {
+    pub engine_timeout: std::time::Duration,
+    pub stale_after: std::time::Duration,
+}
+
+impl Services {
+    pub fn new(store: Store, engine: Arc<dyn Engine>, policy: RuntimePolicy) -> Self {
+        Self { store, engine, policy }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+pub(crate) fn forbidden(action: &str) -> DomainError {
+    DomainError::new(ErrorCode::RoleForbidden, format!("your role may not {action}"))
+}

@@ -1,0 +1,166 @@
+//! Read paths behind the queries: role checks, group scoping, then one
+//! store call. No engine calls here except `deployment(id)` (see refresh).
+
+use uuid::Uuid;
+
+use super::{forbidden, Caller, Services};
+use crate::{
+    domain::{
+        catalog::{AuditEvent, AuditFilter, Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings},
+        deployment::{DeploymentFilter, DeploymentRecord, Failure, RunningState, TimelineEvent},
+        page::{Page, PageRequest},
+        DomainError, ErrorCode, Principal,
+    },
+    store::deployments::GroupScope,
+};
+
+impl Services {
+    /// The caller and the delivery groups they are a member of.
+    pub async fn viewer_groups(&self, caller: &Caller) -> Result<Vec<DeliveryGroup>, DomainError> {
+        let groups = self.store.delivery_groups().await?;
+        Ok(groups.into_iter().filter(|g| g.has_member(&caller.principal.actor_id)).collect())
+    }
+
+    /// Which groups' deployments the caller may read.
+    pub(crate) async fn deployment_scope(&self, principal: &Principal) -> Result<GroupScope, DomainError> {
+        if !principal.can_read_deployments() {
+            return Err(forbidden("read deployments"));
+        }
+        if principal.is_group_scoped() {
+            return Ok(GroupScope::Only(self.store.group_ids_with_member(&principal.actor_id).await?));
+        }
+        Ok(GroupScope::All)
+    }
+
+    pub async fn deployments(
+        &self,
+        caller: &Caller,
+        filter: &DeploymentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<DeploymentRecord>, DomainError> {
+        let scope = self.deployment_scope(&caller.principal).await?;
+        Ok(self.store.deployments_page(filter, &scope, page).await?)
+    }
+
+    /// A stored record, visible to the caller, without asking the engine.
+    pub(crate) async fn visible_deployment(&self, caller: &Caller, id: Uuid) -> Result<Option<DeploymentRecord>, DomainError> {
+        let scope = self.deployment_scope(&caller.principal).await?;
+        let Some(record) = self.store.deployment(id).await? else {
+            return Ok(None);
+        };
+        if let GroupScope::Only(groups) = &scope {
+            if !groups.contains(&record.delivery_group_id) {
+                return Err(DomainError::new(
+                    ErrorCode::DeliveryGroupScopeRequired,
+                    "this deployment belongs to a delivery group you are not a member of",
+                ));
+            }
+        }
+        Ok(Some(record))
+    }
+
+    pub async fn failures_for(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Vec<Failure>>, DomainError> {
+        Ok(self.store.failures_for(ids).await?)
+    }
+
+    pub async fn timelines_for(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<TimelineEvent>>, DomainError> {
+        Ok(self.store.timelines_for(ids).await?)
+    }
+
+    pub async fn running_state(
+        &self,
+        caller: &Caller,
+        service: &str,
+        environment: &str,
+    ) -> Result<Option<RunningState>, DomainError> {
+        require_reader(&caller.principal, "read running state")?;
+        Ok(self.store.running_state(service, environment).await?)
+    }
+
+    pub async fn running_states(
+        &self,
+        caller: &Caller,
+        environment: Option<&str>,
+        delivery_group_id: Option<&str>,
+    ) -> Result<Vec<RunningState>, DomainError> {
+        require_reader(&caller.principal, "read running state")?;
+        Ok(self.store.running_states(environment, delivery_group_id, &GroupScope::All).await?)
+    }
+
+    /// Services are readable by every role, CI publishers included.
+    pub async fn services(&self) -> Result<Vec<Service>, DomainError> {
+        Ok(self.store.services().await?)
+    }
+
+    pub async fn service(&self, name: &str) -> Result<Option<Service>, DomainError> {
+        Ok(self.store.service(name).await?)
+    }
+
+    pub async fn delivery_groups(&self, caller: &Caller) -> Result<Vec<DeliveryGroup>, DomainError> {
+        require_reader(&caller.principal, "read delivery groups")?;
+        Ok(self.store.delivery_groups().await?)
+    }
+
+    pub async fn delivery_group(&self, caller: &Caller, id: &str) -> Result<Option<DeliveryGroup>, DomainError> {
+        require_reader(&caller.principal, "read delivery groups")?;
+        Ok(self.store.delivery_group(id).await?)
+    }
+
+    pub async fn recipes(&self, caller: &Caller) -> Result<Vec<Recipe>, DomainError> {
+        require_reader(&caller.principal, "read recipes")?;
+        Ok(self.store.recipes().await?)
+    }
+
+    pub async fn recipe(&self, caller: &Caller, id: &str) -> Result<Option<Recipe>, DomainError> {
+        require_reader(&caller.principal, "read recipes")?;
+        Ok(self.store.recipe(id).await?)
+    }
+
+    pub async fn environments(&self, caller: &Caller) -> Result<Vec<Environment>, DomainError> {
+        require_reader(&caller.principal, "read environments")?;
+        Ok(self.store.environments().await?)
+    }
+
+    /// Builds are readable by every role, CI publishers included.
+    pub async fn builds(&self, service: &str, page: &PageRequest) -> Result<Page<Build>, DomainError> {
+        Ok(self.store.builds_page(service, page).await?)
+    }
+
+    pub async fn audit_events(
+        &self,
+        caller: &Caller,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, DomainError> {
+        if !caller.principal.is_admin() {
+            return Err(forbidden("read the audit log"));
+        }
+        Ok(self.store.audit_page(filter, page).await?)
+    }
+
+    pub async fn system_settings(&self, caller: &Caller) -> Result<SystemSettings, DomainError> {
+        if !caller.principal.is_admin() {
+            return Err(forbidden("read system settings"));
+        }
+        Ok(self.store.settings().await?)
+    }
+}
+
+fn require_reader(principal: &Principal, action: &str) -> Result<(), DomainError> {
+    if principal.can_read_deployments() {
+        Ok(())
+    } else {
+        Err(forbidden(action))
+    }
+}
+
+impl Services {
+    /// `deployment(id)`: the record as the caller may see it; null when
+    /// unknown.
+    pub async fn deployment(&self, caller: &Caller, id: Uuid) -> Result<Option<DeploymentRecord>, DomainError> {
+        self.visible_deployment(caller, id).await
+    }
+}
