@@ -59,8 +59,7 @@ impl Application {
                 cors_origins: config.cors_origins.clone(),
             },
         };
-        let listener =
-            TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         Ok(Self { listener, router: router(state), services })
     }
 

@@ -10,9 +10,7 @@ use serde::Deserialize;
 use crate::{
     domain::{
         build::{validate_artifact, ArtifactFacts},
-        catalog::{
-            Build, DeliveryGroup, Environment, EnvironmentType, Guardrails, Recipe, RecipeStatus, Service,
-        },
+        catalog::{Build, DeliveryGroup, Environment, EnvironmentType, Guardrails, Recipe, RecipeStatus, Service},
         ids::is_valid_name,
     },
     store::catalog::CatalogSnapshot,

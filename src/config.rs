@@ -155,7 +155,9 @@ impl Config {
             None => None,
         };
         let dev_tokens = match auth {
-            AuthMode::Dev => parse_dev_tokens(&get("DXCP_DEV_TOKENS").unwrap_or_else(|| DEFAULT_DEV_TOKENS.to_owned()))?,
+            AuthMode::Dev => {
+                parse_dev_tokens(&get("DXCP_DEV_TOKENS").unwrap_or_else(|| DEFAULT_DEV_TOKENS.to_owned()))?
+            }
             // In OIDC mode dev tokens are refused even when configured.
             AuthMode::Oidc => Vec::new(),
         };
@@ -163,8 +165,10 @@ impl Config {
             AuthMode::Dev => None,
             AuthMode::Oidc => Some(OidcSettings {
                 issuer: get("DXCP_OIDC_ISSUER").ok_or_else(|| bad("DXCP_OIDC_ISSUER", "required in oidc mode"))?,
-                audience: get("DXCP_OIDC_AUDIENCE").ok_or_else(|| bad("DXCP_OIDC_AUDIENCE", "required in oidc mode"))?,
-                jwks_url: get("DXCP_OIDC_JWKS_URL").ok_or_else(|| bad("DXCP_OIDC_JWKS_URL", "required in oidc mode"))?,
+                audience: get("DXCP_OIDC_AUDIENCE")
+                    .ok_or_else(|| bad("DXCP_OIDC_AUDIENCE", "required in oidc mode"))?,
+                jwks_url: get("DXCP_OIDC_JWKS_URL")
+                    .ok_or_else(|| bad("DXCP_OIDC_JWKS_URL", "required in oidc mode"))?,
                 roles_claim: get("DXCP_OIDC_ROLES_CLAIM").unwrap_or_else(|| "roles".to_owned()),
                 role_map: parse_role_map(&get("DXCP_OIDC_ROLE_MAP").unwrap_or_else(|| DEFAULT_ROLE_MAP.to_owned()))?,
             }),
@@ -195,11 +199,22 @@ impl Config {
             dev_tokens,
             oidc,
             catalog_path: get("DXCP_CATALOG").map(PathBuf::from),
-            kill_switch: get("DXCP_KILL_SWITCH").map(|v| parse_bool("DXCP_KILL_SWITCH", &v)).transpose()?.unwrap_or(false),
+            kill_switch: get("DXCP_KILL_SWITCH")
+                .map(|v| parse_bool("DXCP_KILL_SWITCH", &v))
+                .transpose()?
+                .unwrap_or(false),
             read_rpm: parse_rpm("DXCP_READ_RPM", get("DXCP_READ_RPM"), 600)?,
             mutate_rpm: parse_rpm("DXCP_MUTATE_RPM", get("DXCP_MUTATE_RPM"), 60)?,
-            stale_after: Duration::from_secs(parse_number("DXCP_STALE_AFTER_SECONDS", get("DXCP_STALE_AFTER_SECONDS"), 900)?),
-            engine_timeout: Duration::from_millis(parse_number("DXCP_ENGINE_TIMEOUT_MS", get("DXCP_ENGINE_TIMEOUT_MS"), 10_000)?),
+            stale_after: Duration::from_secs(parse_number(
+                "DXCP_STALE_AFTER_SECONDS",
+                get("DXCP_STALE_AFTER_SECONDS"),
+                900,
+            )?),
+            engine_timeout: Duration::from_millis(parse_number(
+                "DXCP_ENGINE_TIMEOUT_MS",
+                get("DXCP_ENGINE_TIMEOUT_MS"),
+                10_000,
+            )?),
             simulated_duration: Duration::from_millis(parse_number(
                 "DXCP_SIMULATED_DURATION_MS",
                 get("DXCP_SIMULATED_DURATION_MS"),
@@ -261,8 +276,10 @@ fn parse_dev_tokens(text: &str) -> Result<Vec<DevToken>, ConfigError> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(|entry| {
-            let (token, rest) = entry.split_once('=').ok_or_else(|| bad("DXCP_DEV_TOKENS", "expected token=actorId:ROLE"))?;
-            let (actor, role) = rest.rsplit_once(':').ok_or_else(|| bad("DXCP_DEV_TOKENS", "expected token=actorId:ROLE"))?;
+            let (token, rest) =
+                entry.split_once('=').ok_or_else(|| bad("DXCP_DEV_TOKENS", "expected token=actorId:ROLE"))?;
+            let (actor, role) =
+                rest.rsplit_once(':').ok_or_else(|| bad("DXCP_DEV_TOKENS", "expected token=actorId:ROLE"))?;
             let role: Role = role.trim().parse().map_err(|e: String| bad("DXCP_DEV_TOKENS", e))?;
             if token.trim().is_empty() || actor.trim().is_empty() {
                 return Err(bad("DXCP_DEV_TOKENS", "token and actor must not be empty"));
@@ -277,7 +294,8 @@ fn parse_role_map(text: &str) -> Result<Vec<(String, Role)>, ConfigError> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(|entry| {
-            let (group, role) = entry.split_once('=').ok_or_else(|| bad("DXCP_OIDC_ROLE_MAP", "expected group=ROLE"))?;
+            let (group, role) =
+                entry.split_once('=').ok_or_else(|| bad("DXCP_OIDC_ROLE_MAP", "expected group=ROLE"))?;
             let role: Role = role.trim().parse().map_err(|e: String| bad("DXCP_OIDC_ROLE_MAP", e))?;
             Ok((group.trim().to_owned(), role))
         })

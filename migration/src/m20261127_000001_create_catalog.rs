@@ -93,9 +93,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // deliveryGroup.services and the guardrail's "service in a group" check.
-        manager
-            .create_index(index("idx_services_group", "services", &["delivery_group_id"]))
-            .await?;
+        manager.create_index(index("idx_services_group", "services", &["delivery_group_id"])).await?;
         manager
             .create_table(
                 Table::create()

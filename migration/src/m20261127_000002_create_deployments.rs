@@ -46,9 +46,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // History keyset: ORDER BY created_at DESC, id DESC.
-        manager
-            .create_index(index("idx_deployments_created", "deployments", &["created_at", "id"]))
-            .await?;
+        manager.create_index(index("idx_deployments_created", "deployments", &["created_at", "id"])).await?;
         // History filtered by service (and environment); rollback target lookups.
         manager
             .create_index(index(
@@ -83,7 +81,11 @@ impl MigrationTrait for Migration {
             .await?;
         // History filtered by group (owners see only their groups) and by state.
         manager
-            .create_index(index("idx_deployments_group_created", "deployments", &["delivery_group_id", "created_at", "id"]))
+            .create_index(index(
+                "idx_deployments_group_created",
+                "deployments",
+                &["delivery_group_id", "created_at", "id"],
+            ))
             .await?;
         manager
             .create_index(index("idx_deployments_state_created", "deployments", &["state", "created_at", "id"]))
@@ -105,9 +107,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Failures DataLoader: WHERE deployment_id IN (...).
-        manager
-            .create_index(index("idx_failures_deployment", "deployment_failures", &["deployment_id", "id"]))
-            .await?;
+        manager.create_index(index("idx_failures_deployment", "deployment_failures", &["deployment_id", "id"])).await?;
         manager
             .create_table(
                 Table::create()
@@ -123,9 +123,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Timeline DataLoader: WHERE deployment_id IN (...).
-        manager
-            .create_index(index("idx_timeline_deployment", "deployment_timeline", &["deployment_id", "id"]))
-            .await?;
+        manager.create_index(index("idx_timeline_deployment", "deployment_timeline", &["deployment_id", "id"])).await?;
         manager
             .create_table(
                 Table::create()

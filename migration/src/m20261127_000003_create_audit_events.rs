@@ -33,19 +33,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Audit log keyset: ORDER BY timestamp DESC, id DESC.
-        manager
-            .create_index(index("idx_audit_timestamp", "audit_events", &["timestamp", "id"]))
-            .await?;
+        manager.create_index(index("idx_audit_timestamp", "audit_events", &["timestamp", "id"])).await?;
         // Filtered by event type, by target, by actor.
-        manager
-            .create_index(index("idx_audit_type_timestamp", "audit_events", &["event_type", "timestamp"]))
-            .await?;
+        manager.create_index(index("idx_audit_type_timestamp", "audit_events", &["event_type", "timestamp"])).await?;
         manager
             .create_index(index("idx_audit_target", "audit_events", &["target_type", "target_id", "timestamp"]))
             .await?;
-        manager
-            .create_index(index("idx_audit_actor_timestamp", "audit_events", &["actor_id", "timestamp"]))
-            .await?;
+        manager.create_index(index("idx_audit_actor_timestamp", "audit_events", &["actor_id", "timestamp"])).await?;
         Ok(())
     }
 

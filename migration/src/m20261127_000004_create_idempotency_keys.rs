@@ -28,9 +28,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Expiry sweep: DELETE WHERE expires_at < now.
-        manager
-            .create_index(index("idx_idempotency_expires", "idempotency_keys", &["expires_at"]))
-            .await
+        manager.create_index(index("idx_idempotency_expires", "idempotency_keys", &["expires_at"])).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

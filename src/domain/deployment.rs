@@ -45,11 +45,8 @@ string_enum!(
 
 impl DeploymentState {
     /// States that count against a (group, environment)'s concurrency.
-    pub const IN_FLIGHT: [DeploymentState; 3] = [
-        DeploymentState::Pending,
-        DeploymentState::Active,
-        DeploymentState::InProgress,
-    ];
+    pub const IN_FLIGHT: [DeploymentState; 3] =
+        [DeploymentState::Pending, DeploymentState::Active, DeploymentState::InProgress];
 
     pub fn is_terminal(self) -> bool {
         !self.is_in_flight()

@@ -110,12 +110,7 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            operator_hint: None,
-            retry_after_seconds: None,
-        }
+        Self { code, message: message.into(), operator_hint: None, retry_after_seconds: None }
     }
 
     pub fn with_operator_hint(mut self, hint: impl Into<String>) -> Self {

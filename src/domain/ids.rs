@@ -14,9 +14,7 @@ pub fn is_valid_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= MAX_NAME_LEN
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 /// `^[0-9]+\.[0-9]+\.[0-9]+(-[A-Za-z0-9.-]+)?$`
@@ -28,9 +26,8 @@ pub fn is_valid_version(version: &str) -> bool {
     let mut parts = core.split('.');
     let numeric = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let core_ok = numeric(parts.next()) && numeric(parts.next()) && numeric(parts.next()) && parts.next().is_none();
-    let pre_ok = pre.is_none_or(|p| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    });
+    let pre_ok =
+        pre.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
     core_ok && pre_ok
 }
 

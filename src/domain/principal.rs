@@ -65,11 +65,7 @@ pub struct Principal {
 
 impl Principal {
     pub fn new(actor_id: impl Into<String>, role: Role) -> Self {
-        Self {
-            actor_id: actor_id.into(),
-            role,
-            email: None,
-        }
+        Self { actor_id: actor_id.into(), role, email: None }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -79,10 +75,7 @@ impl Principal {
     /// Roles that may read deployments, running state and the catalogue
     /// beyond services and builds.
     pub fn can_read_deployments(&self) -> bool {
-        matches!(
-            self.role,
-            Role::PlatformAdmin | Role::DeliveryOwner | Role::Observer
-        )
+        matches!(self.role, Role::PlatformAdmin | Role::DeliveryOwner | Role::Observer)
     }
 
     /// Roles that may ask for deploy, rollback and cancel at all; group

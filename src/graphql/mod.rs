@@ -40,7 +40,7 @@ pub fn build_schema(services: Services) -> DxcpSchema {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    builder().finish().sdl_with_options(
-        async_graphql::SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items(),
-    )
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }

@@ -59,10 +59,8 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
     for part in accept.split(',') {
         let mut pieces = part.split(';');
         let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let quality = pieces
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let quality =
+            pieces.filter_map(|p| p.trim().strip_prefix("q=")).find_map(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
         let candidate = match media.as_str() {
             "application/graphql-response+json" => Media::GraphQLResponseJson,
             "application/json" | "application/*" | "*/*" => Media::Json,
@@ -180,7 +178,13 @@ pub async fn handle(
         Err(_) => {
             tracing::warn!(request_id, "request deadline exceeded");
             let status = if media == Media::GraphQLResponseJson { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::OK };
-            return refuse(media, status, ErrorCode::Timeout, "the request did not finish within its deadline", &request_id);
+            return refuse(
+                media,
+                status,
+                ErrorCode::Timeout,
+                "the request did not finish within its deadline",
+                &request_id,
+            );
         }
     };
     let (status, response) = finish(response, media, &request_id, is_admin);
@@ -232,9 +236,7 @@ struct DocumentProblem {
 /// mutations over GET.
 fn check_document(request: &mut Request, method: &Method) -> Result<(), DocumentProblem> {
     let operation_name = request.operation_name.clone();
-    let document = request
-        .parsed_query()
-        .map_err(|e| DocumentProblem { text: e.message, is_parse_error: true })?;
+    let document = request.parsed_query().map_err(|e| DocumentProblem { text: e.message, is_parse_error: true })?;
     if *method != Method::GET {
         return Ok(());
     }
@@ -246,7 +248,10 @@ fn check_document(request: &mut Request, method: &Method) -> Result<(), Document
         },
     };
     if is_mutation {
-        return Err(DocumentProblem { text: "only queries may be sent with GET; use POST".to_owned(), is_parse_error: false });
+        return Err(DocumentProblem {
+            text: "only queries may be sent with GET; use POST".to_owned(),
+            is_parse_error: false,
+        });
     }
     Ok(())
 }
@@ -281,7 +286,8 @@ fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: boo
             stamp(error, request_id, is_admin);
         }
         // A request error: nothing executed (parse, validation, limits).
-        let request_failed = r.data == Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty());
+        let request_failed =
+            r.data == Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty());
         if request_failed && media == Media::GraphQLResponseJson {
             status = StatusCode::BAD_REQUEST;
             return serde_json::json!({ "errors": r.errors });
@@ -328,7 +334,10 @@ mod tests {
             accept("application/graphql-response+json, application/json;q=0.9"),
             Some(Media::GraphQLResponseJson)
         );
-        assert_eq!(accept("application/json;q=0.5, application/graphql-response+json"), Some(Media::GraphQLResponseJson));
+        assert_eq!(
+            accept("application/json;q=0.5, application/graphql-response+json"),
+            Some(Media::GraphQLResponseJson)
+        );
         assert_eq!(accept("text/html"), None);
     }
 }

@@ -55,11 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let request_id = request
-                .extensions()
-                .get::<request_id::RequestId>()
-                .map(|r| r.0.clone())
-                .unwrap_or_default();
+            let request_id =
+                request.extensions().get::<request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
             // Only method, path and request id: never headers (tokens) or query strings (variables).
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
         }))
@@ -74,7 +71,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, HeaderName::from_static("x-request-id")])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+        ])
         .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(600))
 }

@@ -43,7 +43,11 @@ impl Services {
     }
 
     /// A stored record, visible to the caller, without asking the engine.
-    pub(crate) async fn visible_deployment(&self, caller: &Caller, id: Uuid) -> Result<Option<DeploymentRecord>, DomainError> {
+    pub(crate) async fn visible_deployment(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Option<DeploymentRecord>, DomainError> {
         let scope = self.deployment_scope(&caller.principal).await?;
         let Some(record) = self.store.deployment(id).await? else {
             return Ok(None);
@@ -59,7 +63,10 @@ impl Services {
         Ok(Some(record))
     }
 
-    pub async fn failures_for(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Vec<Failure>>, DomainError> {
+    pub async fn failures_for(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<Failure>>, DomainError> {
         Ok(self.store.failures_for(ids).await?)
     }
 

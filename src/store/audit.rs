@@ -2,7 +2,9 @@
 //! there is one) and keyset pages. Nothing here updates or deletes.
 
 use entity::audit_event;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::{
     convert::{truncate_to_micros, StoredFieldChange},
@@ -74,7 +76,11 @@ pub(crate) async fn insert_audit(conn: &impl ConnectionTrait, event: &AuditEvent
     let changes: Vec<StoredFieldChange> = event
         .changes
         .iter()
-        .map(|c| StoredFieldChange { field: c.field.clone(), old_value: c.old_value.clone(), new_value: c.new_value.clone() })
+        .map(|c| StoredFieldChange {
+            field: c.field.clone(),
+            old_value: c.old_value.clone(),
+            new_value: c.new_value.clone(),
+        })
         .collect();
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(event.id.to_string()),

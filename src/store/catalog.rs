@@ -31,7 +31,12 @@ impl Store {
     }
 
     /// Writes a whole catalogue in one transaction: all or nothing.
-    pub async fn load_catalog(&self, catalog: &CatalogSnapshot, actor: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn load_catalog(
+        &self,
+        catalog: &CatalogSnapshot,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let now = truncate_to_micros(now);
         let tx = self.conn().begin().await?;
         for env in &catalog.environments {
@@ -103,11 +108,7 @@ impl Store {
     }
 
     pub async fn environment(&self, name: &str) -> Result<Option<Environment>, StoreError> {
-        environment::Entity::find_by_id(name.to_owned())
-            .one(self.conn())
-            .await?
-            .map(Environment::try_from)
-            .transpose()
+        environment::Entity::find_by_id(name.to_owned()).one(self.conn()).await?.map(Environment::try_from).transpose()
     }
 
     pub async fn recipes(&self) -> Result<Vec<Recipe>, StoreError> {

@@ -3,16 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    audit_event, build, delivery_group, deployment, deployment_failure, environment, recipe, service,
-    system_setting, timeline_event,
+    audit_event, build, delivery_group, deployment, deployment_failure, environment, recipe, service, system_setting,
+    timeline_event,
 };
 use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::{
     catalog::{
-        AuditEvent, AuditOutcome, Build, DeliveryGroup, Environment, EnvironmentType, FieldChange, Guardrails,
-        Recipe, RecipeStatus, Service, SystemSettings,
+        AuditEvent, AuditOutcome, Build, DeliveryGroup, Environment, EnvironmentType, FieldChange, Guardrails, Recipe,
+        RecipeStatus, Service, SystemSettings,
     },
     deployment::{
         DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure, FailureCategory,

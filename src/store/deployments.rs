@@ -24,7 +24,9 @@ impl GroupScope {
     fn condition(&self) -> Option<Condition> {
         match self {
             GroupScope::All => None,
-            GroupScope::Only(groups) => Some(Condition::all().add(deployment::Column::DeliveryGroupId.is_in(groups.clone()))),
+            GroupScope::Only(groups) => {
+                Some(Condition::all().add(deployment::Column::DeliveryGroupId.is_in(groups.clone())))
+            }
         }
     }
 }
@@ -138,8 +140,8 @@ impl Store {
         delivery_group_id: Option<&str>,
         scope: &GroupScope,
     ) -> Result<Vec<RunningState>, StoreError> {
-        let mut query = deployment::Entity::find()
-            .filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()));
+        let mut query =
+            deployment::Entity::find().filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()));
         if let Some(env) = environment {
             query = query.filter(deployment::Column::Environment.eq(env));
         }
@@ -160,9 +162,8 @@ impl Store {
             let record = DeploymentRecord::try_from(row)?;
             // Only the newest success per (service, environment) is running; the
             // outcome rules keep that to one row, this guards against races.
-            let duplicate = states
-                .last()
-                .is_some_and(|s| s.service == record.service && s.environment == record.environment);
+            let duplicate =
+                states.last().is_some_and(|s| s.service == record.service && s.environment == record.environment);
             if !duplicate {
                 states.push(running_state_of(&record));
             }
@@ -186,11 +187,113 @@ fn running_state_of(record: &DeploymentRecord) -> RunningState {
 /// not portable through the query builder.
 fn after_keyset(after: &Keyset) -> Condition {
     let at = truncate_to_micros(after.at);
-    Condition::any()
-        .add(deployment::Column::CreatedAt.lt(at))
-        .add(
-            Condition::all()
-                .add(deployment::Column::CreatedAt.eq(at))
-                .add(deployment::Column::Id.lt(after.id.clone())),
-        )
+    Condition::any().add(deployment::Column::CreatedAt.lt(at)).add(
+        Condition::all().add(deployment::Column::CreatedAt.eq(at)).add(deployment::Column::Id.lt(after.id.clone())),
+    )
+}
+
+/// A record with what is written alongside it.
+#[derive(Debug, Clone)]
+pub struct RecordBundle {
+    pub record: DeploymentRecord,
+    /// Limits and usage seen at submit (JSON object).
+    pub policy_snapshot: serde_json::Value,
+    pub failures: Vec<Failure>,
+    pub timeline: Vec<TimelineEvent>,
+}
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind
+/// parameter limits for the widest table (26 columns).
+const INSERT_CHUNK: usize = 500;
+
+impl Store {
+    /// Writes finished history in one transaction with multi-row inserts
+    /// (history import, seeding and tests). Live deployments go through the
+    /// admission transaction instead.
+    pub async fn insert_history(&self, bundles: &[RecordBundle]) -> Result<(), StoreError> {
+        use sea_orm::TransactionTrait;
+        let tx = self.conn().begin().await?;
+        insert_bundles(&tx, bundles).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn insert_bundles(
+    conn: &impl sea_orm::ConnectionTrait,
+    bundles: &[RecordBundle],
+) -> Result<(), StoreError> {
+    for chunk in bundles.chunks(INSERT_CHUNK) {
+        deployment::Entity::insert_many(chunk.iter().map(|b| record_row(&b.record, &b.policy_snapshot)))
+            .exec(conn)
+            .await?;
+        let failures: Vec<_> =
+            chunk.iter().flat_map(|b| b.failures.iter().map(move |f| failure_row(b.record.id, f))).collect();
+        for rows in failures.chunks(INSERT_CHUNK) {
+            deployment_failure::Entity::insert_many(rows.to_vec()).exec(conn).await?;
+        }
+        let events: Vec<_> =
+            chunk.iter().flat_map(|b| b.timeline.iter().map(move |e| timeline_row(b.record.id, e))).collect();
+        for rows in events.chunks(INSERT_CHUNK) {
+            timeline_event::Entity::insert_many(rows.to_vec()).exec(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn record_row(r: &DeploymentRecord, policy_snapshot: &serde_json::Value) -> deployment::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    deployment::ActiveModel {
+        id: Set(r.id.to_string()),
+        service: Set(r.service.clone()),
+        environment: Set(r.environment.clone()),
+        version: Set(r.version.clone()),
+        recipe_id: Set(r.recipe_id.clone()),
+        recipe_revision: Set(r.recipe_revision),
+        effective_behavior_summary: Set(r.effective_behavior_summary.clone()),
+        state: Set(r.state.as_str().to_owned()),
+        kind: Set(r.kind.as_str().to_owned()),
+        outcome: Set(r.outcome.map(|o| o.as_str().to_owned())),
+        change_summary: Set(r.change_summary.clone()),
+        created_at: Set(truncate_to_micros(r.created_at)),
+        updated_at: Set(truncate_to_micros(r.updated_at)),
+        delivery_group_id: Set(r.delivery_group_id.clone()),
+        created_by: Set(r.created_by.clone()),
+        rollback_of: Set(r.rollback_of.map(|id| id.to_string())),
+        superseded_by: Set(r.superseded_by.map(|id| id.to_string())),
+        engine_type: Set(r.engine_type.as_str().to_owned()),
+        engine_execution_id: Set(r.engine_execution_id.clone()),
+        engine_execution_url: Set(r.engine_execution_url.clone()),
+        spinnaker_application: Set(r.spinnaker_application.clone()),
+        deploy_pipeline: Set(r.deploy_pipeline.clone()),
+        rollback_pipeline: Set(r.rollback_pipeline.clone()),
+        artifact_ref: Set(r.artifact_ref.clone()),
+        policy_snapshot: Set(policy_snapshot.to_string()),
+        last_engine_contact_at: Set(r.last_engine_contact_at.map(truncate_to_micros)),
+    }
+}
+
+pub(crate) fn failure_row(id: Uuid, f: &Failure) -> deployment_failure::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    deployment_failure::ActiveModel {
+        id: NotSet,
+        deployment_id: Set(id.to_string()),
+        category: Set(f.category.as_str().to_owned()),
+        summary: Set(f.summary.clone()),
+        detail: Set(f.detail.clone()),
+        action_hint: Set(f.action_hint.clone()),
+        observed_at: Set(truncate_to_micros(f.observed_at)),
+    }
+}
+
+pub(crate) fn timeline_row(id: Uuid, e: &TimelineEvent) -> timeline_event::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    timeline_event::ActiveModel {
+        id: NotSet,
+        deployment_id: Set(id.to_string()),
+        key: Set(e.key.clone()),
+        label: Set(e.label.clone()),
+        occurred_at: Set(truncate_to_micros(e.occurred_at)),
+        detail: Set(e.detail.clone()),
+    }
 }

@@ -37,10 +37,7 @@ impl From<DbErr> for StoreError {
 }
 
 fn is_transport(err: &sea_orm::sqlx::Error) -> bool {
-    matches!(
-        err,
-        sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
-    )
+    matches!(err, sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed)
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -1,1 +1,142 @@
+//! `TestApp`: the real server (`Application::build`) on 127.0.0.1:0 with a
+//! fresh database, plus per-role GraphQL clients.
+
+pub mod db;
 pub mod fake_gate;
+pub mod seed;
+
+use std::collections::HashMap;
+
+use dxcp::{app::Application, config::Config, service::Services};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub use db::TestDb;
+
+pub const ADMIN: &str = "dxcp-dev-admin";
+pub const OWNER: &str = "dxcp-dev-owner";
+pub const OBSERVER: &str = "dxcp-dev-observer";
+pub const CI: &str = "dxcp-dev-ci";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub services: Services,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Builder for a test server: environment overrides on top of test defaults.
+pub struct TestAppBuilder {
+    env: HashMap<String, String>,
+}
+
+impl TestAppBuilder {
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let db = TestDb::create().await;
+        let mut env = self.env;
+        env.entry("DXCP_LISTEN".into()).or_insert_with(|| "127.0.0.1:0".into());
+        env.entry("DXCP_DATABASE_URL".into()).or_insert_with(|| db.url.clone());
+        env.entry("DXCP_SIMULATED_DURATION_MS".into()).or_insert_with(|| "300".into());
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
+        let app = Application::build(config).await.expect("application starts");
+        let address = format!("http://{}", app.local_addr().expect("bound address"));
+        let services = app.services().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp { address, client: reqwest::Client::new(), services, db, stop: Some(stop) }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A GraphQL answer: HTTP status, headers and JSON body.
+#[derive(Debug)]
+pub struct GqlResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl GqlResponse {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn errors(&self) -> Vec<Value> {
+        self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Codes of all errors, in order.
+    pub fn codes(&self) -> Vec<String> {
+        self.errors().iter().filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned)).collect()
+    }
+
+    pub fn first_code(&self) -> Option<String> {
+        self.codes().into_iter().next()
+    }
+
+    /// Panics with the body when the response carries errors.
+    pub fn ok(&self) -> &Value {
+        assert!(self.errors().is_empty(), "unexpected errors: {}", self.body);
+        self.data()
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { env: HashMap::new() }
+    }
+
+    pub async fn spawn() -> TestApp {
+        Self::builder().spawn().await
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.address)
+    }
+
+    /// POSTs a GraphQL request with `token` (or none).
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> GqlResponse {
+        let mut request = self.client.post(self.graphql_url()).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        GqlResponse { status, headers, body }
+    }
+
+    pub async fn admin(&self, query: &str, variables: Value) -> GqlResponse {
+        self.gql_as(Some(ADMIN), query, variables).await
+    }
+    pub async fn owner(&self, query: &str, variables: Value) -> GqlResponse {
+        self.gql_as(Some(OWNER), query, variables).await
+    }
+    pub async fn observer(&self, query: &str, variables: Value) -> GqlResponse {
+        self.gql_as(Some(OBSERVER), query, variables).await
+    }
+    pub async fn ci(&self, query: &str, variables: Value) -> GqlResponse {
+        self.gql_as(Some(CI), query, variables).await
+    }
+
+    /// SQL statements executed by the server so far.
+    pub fn statements(&self) -> u64 {
+        self.services.store().statements_executed()
+    }
+}
