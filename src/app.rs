@@ -47,6 +47,10 @@ impl Application {
             engine,
             RuntimePolicy { engine_timeout: config.engine_timeout, stale_after: config.stale_after },
         );
+        let failed = services.sweep_stale().await.map_err(|e| anyhow::anyhow!("stale-record pass: {}", e.message))?;
+        if failed > 0 {
+            tracing::warn!(failed, "failed stale in-flight records at startup");
+        }
         let auth = build_authenticator(&config)?;
         let state = AppState {
             schema: build_schema(services.clone()),
@@ -139,7 +143,7 @@ fn build_engine(config: &Config) -> anyhow::Result<Arc<dyn Engine>> {
                 client_identity_pem,
                 ui_base_url: gate.ui_url.clone(),
             })
-            .map_err(|e| anyhow::anyhow!("configuring the Gate client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("configuring the Gate client: {}", e.operator_detail()))?;
             Ok(Arc::new(client))
         }
     }

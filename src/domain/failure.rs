@@ -28,24 +28,11 @@ pub const STALE_SUMMARY: &str = "no terminal status observed";
 /// "health check timed out" is a TIMEOUT, "artifact download forbidden" an
 /// ARTIFACT problem.
 const CATEGORY_KEYWORDS: &[(FailureCategory, &[&str])] = &[
-    (
-        FailureCategory::Timeout,
-        &["timeout", "timed out", "deadline exceeded"],
-    ),
-    (
-        FailureCategory::Artifact,
-        &["artifact", "checksum", "errimagepull", "imagepullbackoff"],
-    ),
+    (FailureCategory::Timeout, &["timeout", "timed out", "deadline exceeded"]),
+    (FailureCategory::Artifact, &["artifact", "checksum", "errimagepull", "imagepullbackoff"]),
     (
         FailureCategory::Config,
-        &[
-            "permission",
-            "credential",
-            "forbidden",
-            "unauthorized",
-            "access denied",
-            "access is denied",
-        ],
+        &["permission", "credential", "forbidden", "unauthorized", "access denied", "access is denied"],
     ),
     (
         FailureCategory::App,
@@ -139,9 +126,7 @@ pub fn stale_failure(observed_at: DateTime<Utc>) -> Failure {
              so DXCP marked the deployment failed."
                 .to_owned(),
         ),
-        action_hint: Some(
-            "Ask a platform admin to check the engine execution before deploying again.".to_owned(),
-        ),
+        action_hint: Some("Ask a platform admin to check the engine execution before deploying again.".to_owned()),
         observed_at,
     }
 }
@@ -183,48 +168,33 @@ pub fn redacted_excerpt(text: &str, max_chars: usize) -> String {
     truncate_chars(&redact_secrets(text), max_chars)
 }
 
-fn categorize(
-    messages: &[String],
-    failed_stage: Option<&str>,
-    is_rollback: bool,
-) -> FailureCategory {
+fn categorize(messages: &[String], failed_stage: Option<&str>, is_rollback: bool) -> FailureCategory {
     let mut haystack = messages.join("\n").to_lowercase();
     if let Some(stage) = failed_stage {
         haystack.push('\n');
         haystack.push_str(&stage.to_lowercase());
     }
+    let fallback = if is_rollback { FailureCategory::Rollback } else { FailureCategory::Unknown };
     CATEGORY_KEYWORDS
         .iter()
         .find(|(_, keywords)| keywords.iter().any(|keyword| haystack.contains(keyword)))
-        .map(|(category, _)| *category)
-        .unwrap_or(if is_rollback {
-            FailureCategory::Rollback
-        } else {
-            FailureCategory::Unknown
-        })
+        .map_or(fallback, |(category, _)| *category)
 }
 
 fn summary(messages: &[String], failed_stage: Option<&str>, category: FailureCategory) -> String {
-    let first_line = messages
-        .iter()
-        .filter_map(|message| message.lines().map(str::trim).find(|line| !line.is_empty()))
-        .next();
+    let first_line = messages.iter().find_map(|message| message.lines().map(str::trim).find(|line| !line.is_empty()));
     match (first_line, failed_stage) {
         (Some(line), _) => redacted_excerpt(line, SUMMARY_MAX_CHARS),
-        (None, Some(stage)) => redacted_excerpt(
-            &format!("Stage {stage} failed without an error message"),
-            SUMMARY_MAX_CHARS,
-        ),
+        (None, Some(stage)) => {
+            redacted_excerpt(&format!("Stage {stage} failed without an error message"), SUMMARY_MAX_CHARS)
+        }
         (None, None) => default_summary(category).to_owned(),
     }
 }
 
 fn detail(messages: &[String], failed_stage: Option<&str>) -> Option<String> {
-    let mut lines: Vec<&str> = messages
-        .iter()
-        .map(|message| message.trim())
-        .filter(|message| !message.is_empty())
-        .collect();
+    let mut lines: Vec<&str> =
+        messages.iter().map(|message| message.trim()).filter(|message| !message.is_empty()).collect();
     if lines.is_empty() {
         return None;
     }
@@ -251,12 +221,8 @@ fn default_summary(category: FailureCategory) -> &'static str {
 
 fn action_hint(category: FailureCategory) -> &'static str {
     match category {
-        FailureCategory::Timeout => {
-            "Check for a stuck resource or a stage that needs more time, then deploy again."
-        }
-        FailureCategory::Artifact => {
-            "Check that the build's artifact exists and matches its registered checksum."
-        }
+        FailureCategory::Timeout => "Check for a stuck resource or a stage that needs more time, then deploy again.",
+        FailureCategory::Artifact => "Check that the build's artifact exists and matches its registered checksum.",
         FailureCategory::Config => {
             "A platform admin should check the engine's credentials and permissions for this target."
         }
@@ -266,9 +232,7 @@ fn action_hint(category: FailureCategory) -> &'static str {
         FailureCategory::Infrastructure => {
             "Retry later; if it persists, contact the platform team about capacity or network issues."
         }
-        FailureCategory::Rollback => {
-            "Ask a platform admin to inspect the rollback's engine execution before retrying."
-        }
+        FailureCategory::Rollback => "Ask a platform admin to inspect the rollback's engine execution before retrying.",
         FailureCategory::Validation | FailureCategory::Policy | FailureCategory::Unknown => {
             "Ask a platform admin to inspect the engine execution for details."
         }
@@ -276,15 +240,13 @@ fn action_hint(category: FailureCategory) -> &'static str {
 }
 
 fn truncate_chars(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        None => text.to_owned(),
-        Some(_) => {
-            let keep = max_chars.saturating_sub(1);
-            let mut cut: String = text.chars().take(keep).collect();
-            cut.push('…');
-            cut
-        }
+    if text.chars().nth(max_chars).is_none() {
+        return text.to_owned();
     }
+    // One character of the budget goes to the ellipsis.
+    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 // ---------------------------------------------------------------------------
@@ -360,9 +322,7 @@ fn bearer_token(lower: &str, after_word: usize) -> Option<Secret> {
 fn url_password(lower: &str, authority_start: usize) -> Option<Secret> {
     let bytes = lower.as_bytes();
     let authority_end = (authority_start..bytes.len())
-        .find(|&i| {
-            matches!(bytes[i], b'/' | b'?' | b'#' | b'"' | b'\'') || bytes[i].is_ascii_whitespace()
-        })
+        .find(|&i| matches!(bytes[i], b'/' | b'?' | b'#' | b'"' | b'\'') || bytes[i].is_ascii_whitespace())
         .unwrap_or(bytes.len());
     let authority = &lower[authority_start..authority_end];
     let at_sign = authority.rfind('@')?;
@@ -376,21 +336,13 @@ fn value_at(bytes: &[u8], start: usize, end: ValueEnd) -> Option<Secret> {
     // An already redacted value stays as it is (its `]` would end a word early).
     let redacted = REDACTED.to_ascii_lowercase();
     if bytes[start.min(bytes.len())..].starts_with(redacted.as_bytes()) {
-        return Some(Secret {
-            start,
-            end: start + redacted.len(),
-        });
+        return Some(Secret { start, end: start + redacted.len() });
     }
     let value_end = match bytes.get(start) {
         Some(&quote @ (b'"' | b'\'')) => {
             let inner = start + 1;
-            let close = (inner..bytes.len())
-                .find(|&i| bytes[i] == quote || bytes[i] == b'\n')
-                .unwrap_or(bytes.len());
-            return (close > inner).then_some(Secret {
-                start: inner,
-                end: close,
-            });
+            let close = (inner..bytes.len()).find(|&i| bytes[i] == quote || bytes[i] == b'\n').unwrap_or(bytes.len());
+            return (close > inner).then_some(Secret { start: inner, end: close });
         }
         Some(_) => word_end(bytes, start),
         None => return None,
@@ -398,15 +350,10 @@ fn value_at(bytes: &[u8], start: usize, end: ValueEnd) -> Option<Secret> {
     let is_scheme = bytes[start..value_end].iter().all(u8::is_ascii_alphabetic);
     let next_word = skip_spaces(bytes, value_end);
     let value_end = match end {
-        ValueEnd::Credential if is_scheme && next_word > value_end => {
-            word_end(bytes, next_word).max(value_end)
-        }
+        ValueEnd::Credential if is_scheme && next_word > value_end => word_end(bytes, next_word).max(value_end),
         _ => value_end,
     };
-    (value_end > start).then_some(Secret {
-        start,
-        end: value_end,
-    })
+    (value_end > start).then_some(Secret { start, end: value_end })
 }
 
 /// End of the word starting at `start`: whitespace and field punctuation stop it.
@@ -414,10 +361,7 @@ fn word_end(bytes: &[u8], start: usize) -> usize {
     (start..bytes.len())
         .find(|&i| {
             bytes[i].is_ascii_whitespace()
-                || matches!(
-                    bytes[i],
-                    b'"' | b'\'' | b',' | b';' | b'&' | b'}' | b')' | b']' | b'<' | b'>'
-                )
+                || matches!(bytes[i], b'"' | b'\'' | b',' | b';' | b'&' | b'}' | b')' | b']' | b'<' | b'>')
         })
         .unwrap_or(bytes.len())
 }
@@ -453,58 +397,25 @@ mod tests {
     fn each_keyword_rule_picks_its_category() {
         let cases: &[(&str, FailureCategory)] = &[
             ("Stage timeout exceeded after 30m", FailureCategory::Timeout),
-            (
-                "Operation timed out waiting for instances",
-                FailureCategory::Timeout,
-            ),
+            ("Operation timed out waiting for instances", FailureCategory::Timeout),
             ("context deadline exceeded", FailureCategory::Timeout),
-            (
-                "Artifact s3://builds/a.zip not found",
-                FailureCategory::Artifact,
-            ),
-            (
-                "Checksum mismatch for payments-1.2.0.zip",
-                FailureCategory::Artifact,
-            ),
-            (
-                "Back-off pulling image: ImagePullBackOff",
-                FailureCategory::Artifact,
-            ),
-            (
-                "User lacks permission to deploy to prod",
-                FailureCategory::Config,
-            ),
-            (
-                "No credentials found for account prod",
-                FailureCategory::Config,
-            ),
+            ("Artifact s3://builds/a.zip not found", FailureCategory::Artifact),
+            ("Checksum mismatch for payments-1.2.0.zip", FailureCategory::Artifact),
+            ("Back-off pulling image: ImagePullBackOff", FailureCategory::Artifact),
+            ("User lacks permission to deploy to prod", FailureCategory::Config),
+            ("No credentials found for account prod", FailureCategory::Config),
             ("403 Forbidden from cloud provider", FailureCategory::Config),
-            (
-                "Unauthorized: invalid service account",
-                FailureCategory::Config,
-            ),
+            ("Unauthorized: invalid service account", FailureCategory::Config),
             ("Access is denied", FailureCategory::Config),
-            (
-                "Health check failed: container exited with code 1",
-                FailureCategory::App,
-            ),
+            ("Health check failed: container exited with code 1", FailureCategory::App),
             ("Pod is in CrashLoopBackOff", FailureCategory::App),
             ("process ended with exit code 137", FailureCategory::App),
             ("Container was OOMKilled", FailureCategory::App),
-            (
-                "Insufficient capacity in us-east-1a",
-                FailureCategory::Infrastructure,
-            ),
+            ("Insufficient capacity in us-east-1a", FailureCategory::Infrastructure),
             ("Network unreachable", FailureCategory::Infrastructure),
             ("Service Unavailable", FailureCategory::Infrastructure),
-            (
-                "Instance quota reached for project",
-                FailureCategory::Infrastructure,
-            ),
-            (
-                "java.net.ConnectException: Connection refused",
-                FailureCategory::Infrastructure,
-            ),
+            ("Instance quota reached for project", FailureCategory::Infrastructure),
+            ("java.net.ConnectException: Connection refused", FailureCategory::Infrastructure),
             ("Something odd happened", FailureCategory::Unknown),
         ];
         for (text, expected) in cases {
@@ -515,12 +426,7 @@ mod tests {
 
     #[test]
     fn keywords_match_case_insensitively_across_all_messages() {
-        let failure = normalize(
-            &messages(&["Deploy failed", "HEALTH CHECK never passed"]),
-            None,
-            false,
-            now(),
-        );
+        let failure = normalize(&messages(&["Deploy failed", "HEALTH CHECK never passed"]), None, false, now());
         assert_eq!(failure.category, FailureCategory::App);
     }
 
@@ -528,12 +434,7 @@ mod tests {
     fn earlier_rules_win_when_several_keywords_match() {
         let failure = normalize(&messages(&["Health check timed out"]), None, false, now());
         assert_eq!(failure.category, FailureCategory::Timeout);
-        let failure = normalize(
-            &messages(&["Artifact download forbidden"]),
-            None,
-            false,
-            now(),
-        );
+        let failure = normalize(&messages(&["Artifact download forbidden"]), None, false, now());
         assert_eq!(failure.category, FailureCategory::Artifact);
     }
 
@@ -553,12 +454,7 @@ mod tests {
 
     #[test]
     fn the_summary_is_the_first_line_of_the_first_message() {
-        let failure = normalize(
-            &messages(&["  \n", "Health check failed\nat line 2", "second"]),
-            None,
-            false,
-            now(),
-        );
+        let failure = normalize(&messages(&["  \n", "Health check failed\nat line 2", "second"]), None, false, now());
         assert_eq!(failure.summary, "Health check failed");
     }
 
@@ -573,10 +469,7 @@ mod tests {
     #[test]
     fn without_messages_the_summary_names_the_stage_or_the_category() {
         let failure = normalize(&[], Some("deploy:Deploy"), false, now());
-        assert_eq!(
-            failure.summary,
-            "Stage deploy:Deploy failed without an error message"
-        );
+        assert_eq!(failure.summary, "Stage deploy:Deploy failed without an error message");
         assert_eq!(failure.detail, None);
         let failure = normalize(&[], None, true, now());
         assert_eq!(failure.summary, "The rollback failed");
@@ -584,16 +477,8 @@ mod tests {
 
     #[test]
     fn detail_joins_every_message_and_names_the_stage() {
-        let failure = normalize(
-            &messages(&["first", "second"]),
-            Some("deploy:Deploy"),
-            false,
-            now(),
-        );
-        assert_eq!(
-            failure.detail.as_deref(),
-            Some("first\nsecond\nFailed stage: deploy:Deploy")
-        );
+        let failure = normalize(&messages(&["first", "second"]), Some("deploy:Deploy"), false, now());
+        assert_eq!(failure.detail.as_deref(), Some("first\nsecond\nFailed stage: deploy:Deploy"));
         assert_eq!(failure.observed_at, now());
         assert!(failure.action_hint.is_some());
     }
@@ -601,10 +486,7 @@ mod tests {
     #[test]
     fn summary_and_detail_are_redacted() {
         let failure = normalize(
-            &messages(&[
-                "call failed: Authorization: Bearer abc.def",
-                "password=hunter2",
-            ]),
+            &messages(&["call failed: Authorization: Bearer abc.def", "password=hunter2"]),
             None,
             false,
             now(),
@@ -628,23 +510,13 @@ mod tests {
             (ErrorCode::EngineUnavailable, "The engine was unavailable"),
             (ErrorCode::EngineTimeout, "did not answer in time"),
             (ErrorCode::EngineUnauthorized, "refused DXCP's credentials"),
-            (
-                ErrorCode::EngineCallFailed,
-                "rejected the deployment request",
-            ),
+            (ErrorCode::EngineCallFailed, "rejected the deployment request"),
         ];
         for (code, expected) in cases {
             let failure = engine_call_failure(code, now());
             assert_eq!(failure.category, FailureCategory::Infrastructure);
-            assert!(
-                failure.summary.contains(expected),
-                "{code}: {}",
-                failure.summary
-            );
-            assert!(failure
-                .detail
-                .as_deref()
-                .is_some_and(|d| d.contains(code.as_str())));
+            assert!(failure.summary.contains(expected), "{code}: {}", failure.summary);
+            assert!(failure.detail.as_deref().is_some_and(|d| d.contains(code.as_str())));
             assert!(failure.action_hint.is_some());
             assert_eq!(failure.observed_at, now());
         }
@@ -661,46 +533,22 @@ mod tests {
     #[test]
     fn each_secret_pattern_is_redacted() {
         let cases: &[(&str, &str)] = &[
-            (
-                "Authorization: Bearer abc.def-123",
-                "Authorization: [REDACTED]",
-            ),
-            (
-                "authorization=Basic dXNlcjpwYXNz ok",
-                "authorization=[REDACTED] ok",
-            ),
-            (
-                "Authorization: abc123, next",
-                "Authorization: [REDACTED], next",
-            ),
-            (
-                "{\"Authorization\": \"Bearer xyz\"}",
-                "{\"Authorization\": \"[REDACTED]\"}",
-            ),
-            (
-                "sent Bearer eyJhbGciOi.x.y to gate",
-                "sent Bearer [REDACTED] to gate",
-            ),
+            ("Authorization: Bearer abc.def-123", "Authorization: [REDACTED]"),
+            ("authorization=Basic dXNlcjpwYXNz ok", "authorization=[REDACTED] ok"),
+            ("Authorization: abc123, next", "Authorization: [REDACTED], next"),
+            ("{\"Authorization\": \"Bearer xyz\"}", "{\"Authorization\": \"[REDACTED]\"}"),
+            ("sent Bearer eyJhbGciOi.x.y to gate", "sent Bearer [REDACTED] to gate"),
             ("bearer   t0k3n", "bearer   [REDACTED]"),
-            (
-                "GET /x?token=s3cr3t&page=2",
-                "GET /x?token=[REDACTED]&page=2",
-            ),
+            ("GET /x?token=s3cr3t&page=2", "GET /x?token=[REDACTED]&page=2"),
             ("access_token=abc123", "access_token=[REDACTED]"),
             ("password=hunter2 user=bob", "password=[REDACTED] user=bob"),
             ("password: hunter2", "password: [REDACTED]"),
-            (
-                "{\"password\":\"hunter 2\"}",
-                "{\"password\":\"[REDACTED]\"}",
-            ),
+            ("{\"password\":\"hunter 2\"}", "{\"password\":\"[REDACTED]\"}"),
             ("DB_PASSWORD='p@ss'", "DB_PASSWORD='[REDACTED]'"),
             ("secret=shh", "secret=[REDACTED]"),
             ("client_secret: shh,", "client_secret: [REDACTED],"),
             ("api_key=k-123", "api_key=[REDACTED]"),
-            (
-                "clone https://bot:ghp_abc@github.com/x.git",
-                "clone https://bot:[REDACTED]@github.com/x.git",
-            ),
+            ("clone https://bot:ghp_abc@github.com/x.git", "clone https://bot:[REDACTED]@github.com/x.git"),
         ];
         for (input, expected) in cases {
             assert_eq!(redact_secrets(input), *expected, "for {input:?}");
@@ -725,19 +573,13 @@ mod tests {
 
     #[test]
     fn redaction_keeps_non_ascii_text_around_secrets() {
-        assert_eq!(
-            redact_secrets("échec ✗ token=abc ✓ fin"),
-            "échec ✗ token=[REDACTED] ✓ fin"
-        );
+        assert_eq!(redact_secrets("échec ✗ token=abc ✓ fin"), "échec ✗ token=[REDACTED] ✓ fin");
     }
 
     #[test]
     fn redacting_twice_changes_nothing_more() {
         let once = redact_secrets("Authorization: Bearer x token=y password: z https://u:p@h/");
-        assert_eq!(
-            once,
-            "Authorization: [REDACTED] token=[REDACTED] password: [REDACTED] https://u:[REDACTED]@h/"
-        );
+        assert_eq!(once, "Authorization: [REDACTED] token=[REDACTED] password: [REDACTED] https://u:[REDACTED]@h/");
         assert_eq!(redact_secrets(&once), once);
     }
 

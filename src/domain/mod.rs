@@ -6,9 +6,12 @@ pub mod catalog;
 pub mod deployment;
 pub mod error;
 pub mod failure;
+pub mod guardrails;
 pub mod ids;
 pub mod page;
 pub mod principal;
+pub mod rollback;
+pub mod state_machine;
 
 pub use error::{DomainError, ErrorCode};
 pub use principal::{Principal, Role};

@@ -27,30 +27,17 @@ pub trait Engine: Send + Sync + 'static {
     async fn trigger(&self, request: &TriggerRequest) -> Result<TriggerAccepted, EngineError>;
 
     /// The current state of an execution started by [`Engine::trigger`].
-    async fn execution(
-        &self,
-        execution_id: &str,
-        actor: &str,
-    ) -> Result<ExecutionSnapshot, EngineError>;
+    async fn execution(&self, execution_id: &str, actor: &str) -> Result<ExecutionSnapshot, EngineError>;
 
     /// Ask the engine to cancel an execution. Cancellation is asynchronous:
     /// read the execution until it reports [`ExecutionStatus::Canceled`].
-    async fn cancel(
-        &self,
-        execution_id: &str,
-        actor: &str,
-        reason: &str,
-    ) -> Result<(), EngineError>;
+    async fn cancel(&self, execution_id: &str, actor: &str, reason: &str) -> Result<(), EngineError>;
 
     /// Names of the engine applications the caller may see.
     async fn applications(&self, actor: &str) -> Result<Vec<String>, EngineError>;
 
     /// Pipeline configurations of one engine application.
-    async fn pipelines(
-        &self,
-        application: &str,
-        actor: &str,
-    ) -> Result<Vec<PipelineConfig>, EngineError>;
+    async fn pipelines(&self, application: &str, actor: &str) -> Result<Vec<PipelineConfig>, EngineError>;
 
     /// Whether the engine answers at all.
     async fn health(&self) -> Result<(), EngineError>;
@@ -104,10 +91,7 @@ pub enum ExecutionStatus {
 impl ExecutionStatus {
     /// True for the statuses after which the execution never changes again.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            ExecutionStatus::Succeeded | ExecutionStatus::Failed | ExecutionStatus::Canceled
-        )
+        matches!(self, ExecutionStatus::Succeeded | ExecutionStatus::Failed | ExecutionStatus::Canceled)
     }
 }
 
@@ -167,9 +151,7 @@ impl EngineError {
     pub fn code(&self) -> ErrorCode {
         match self {
             EngineError::Unauthorized { .. } => ErrorCode::EngineUnauthorized,
-            EngineError::CallFailed { .. } | EngineError::NotFound { .. } => {
-                ErrorCode::EngineCallFailed
-            }
+            EngineError::CallFailed { .. } | EngineError::NotFound { .. } => ErrorCode::EngineCallFailed,
             EngineError::Unavailable { .. } => ErrorCode::EngineUnavailable,
             EngineError::Timeout => ErrorCode::EngineTimeout,
         }
@@ -179,15 +161,10 @@ impl EngineError {
     /// [`OPERATOR_DETAIL_MAX_CHARS`] characters of it), for admins only.
     pub fn operator_detail(&self) -> String {
         let (head, detail) = match self {
-            EngineError::Unauthorized { status, detail } => (format!("HTTP {status}"), detail),
-            EngineError::CallFailed {
-                status: Some(status),
-                detail,
-            } => (format!("HTTP {status}"), detail),
-            EngineError::CallFailed {
-                status: None,
-                detail,
-            } => ("not sent".to_owned(), detail),
+            EngineError::Unauthorized { status, detail } | EngineError::CallFailed { status: Some(status), detail } => {
+                (format!("HTTP {status}"), detail)
+            }
+            EngineError::CallFailed { status: None, detail } => ("not sent".to_owned(), detail),
             EngineError::Unavailable { detail } => ("unavailable".to_owned(), detail),
             EngineError::NotFound { detail } => ("HTTP 404".to_owned(), detail),
             EngineError::Timeout => return "no answer within the engine timeout".to_owned(),
@@ -208,33 +185,11 @@ mod tests {
     #[test]
     fn each_engine_error_maps_to_its_client_code() {
         let cases = [
-            (
-                EngineError::Unauthorized {
-                    status: 302,
-                    detail: String::new(),
-                },
-                ErrorCode::EngineUnauthorized,
-            ),
-            (
-                EngineError::CallFailed {
-                    status: Some(400),
-                    detail: String::new(),
-                },
-                ErrorCode::EngineCallFailed,
-            ),
-            (
-                EngineError::Unavailable {
-                    detail: String::new(),
-                },
-                ErrorCode::EngineUnavailable,
-            ),
+            (EngineError::Unauthorized { status: 302, detail: String::new() }, ErrorCode::EngineUnauthorized),
+            (EngineError::CallFailed { status: Some(400), detail: String::new() }, ErrorCode::EngineCallFailed),
+            (EngineError::Unavailable { detail: String::new() }, ErrorCode::EngineUnavailable),
             (EngineError::Timeout, ErrorCode::EngineTimeout),
-            (
-                EngineError::NotFound {
-                    detail: String::new(),
-                },
-                ErrorCode::EngineCallFailed,
-            ),
+            (EngineError::NotFound { detail: String::new() }, ErrorCode::EngineCallFailed),
         ];
         for (error, code) in cases {
             assert_eq!(error.code(), code, "{error:?}");
@@ -244,26 +199,36 @@ mod tests {
     #[test]
     fn operator_detail_shows_the_status_and_a_redacted_truncated_body() {
         let body = format!("token=abc123 {}", "x".repeat(2000));
-        let error = EngineError::Unavailable {
-            detail: format!("HTTP 503: {body}"),
-        };
+        let error = EngineError::Unavailable { detail: format!("HTTP 503: {body}") };
         let detail = error.operator_detail();
         assert!(detail.starts_with("unavailable: HTTP 503: token=[REDACTED] x"));
         assert!(!detail.contains("abc123"));
         assert!(detail.chars().count() <= OPERATOR_DETAIL_MAX_CHARS + "unavailable: ".len());
 
-        let error = EngineError::Unauthorized {
-            status: 401,
-            detail: "Authorization: Bearer leaked".to_owned(),
-        };
-        assert_eq!(
-            error.operator_detail(),
-            "HTTP 401: Authorization: [REDACTED]"
+        let error = EngineError::Unauthorized { status: 401, detail: "Authorization: Bearer leaked".to_owned() };
+        assert_eq!(error.operator_detail(), "HTTP 401: Authorization: [REDACTED]");
+        assert_eq!(EngineError::Timeout.operator_detail(), "no answer within the engine timeout");
+    }
+
+    #[test]
+    fn both_engines_can_be_shared_as_trait_objects() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        let simulated: Arc<dyn Engine> = Arc::new(simulated::SimulatedEngine::new(Duration::from_secs(2)));
+        let gate: Arc<dyn Engine> = Arc::new(
+            spinnaker::GateClient::new(spinnaker::GateConfig {
+                base_url: "https://gate.example.com".to_owned(),
+                timeout: Duration::from_secs(5),
+                bearer_token: None,
+                extra_header: None,
+                client_identity_pem: None,
+                ui_base_url: None,
+            })
+            .unwrap(),
         );
-        assert_eq!(
-            EngineError::Timeout.operator_detail(),
-            "no answer within the engine timeout"
-        );
+        assert_eq!(simulated.engine_type(), EngineType::Simulated);
+        assert_eq!(gate.engine_type(), EngineType::Spinnaker);
     }
 
     #[test]

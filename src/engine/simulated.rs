@@ -14,10 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{
-    Engine, EngineError, ExecutionSnapshot, ExecutionStatus, PipelineConfig, TriggerAccepted,
-    TriggerRequest,
-};
+use super::{Engine, EngineError, ExecutionSnapshot, ExecutionStatus, PipelineConfig, TriggerAccepted, TriggerRequest};
 use crate::domain::deployment::EngineType;
 
 /// Prefix of every simulated execution id.
@@ -55,11 +52,7 @@ struct SimulatedState {
 impl SimulatedEngine {
     /// An engine whose runs take `duration` from trigger to a terminal state.
     pub fn new(duration: Duration) -> Self {
-        Self {
-            duration,
-            clock: Arc::new(Utc::now),
-            state: Mutex::new(SimulatedState::default()),
-        }
+        Self { duration, clock: Arc::new(Utc::now), state: Mutex::new(SimulatedState::default()) }
     }
 
     /// Reads time from `clock` instead of the system clock.
@@ -76,11 +69,7 @@ impl SimulatedEngine {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.lock()
-            .catalog
-            .entry(application.to_owned())
-            .or_default()
-            .extend(pipelines.into_iter().map(Into::into));
+        self.lock().catalog.entry(application.to_owned()).or_default().extend(pipelines.into_iter().map(Into::into));
         self
     }
 
@@ -108,39 +97,22 @@ impl Engine for SimulatedEngine {
             duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
             fails: version_requests_failure(&request.version),
         };
-        self.lock()
-            .catalog
-            .entry(request.application.clone())
-            .or_default()
-            .insert(request.pipeline.clone());
+        self.lock().catalog.entry(request.application.clone()).or_default().insert(request.pipeline.clone());
         let execution_id = run.id();
         tracing::debug!(engine.execution_id = %execution_id, "simulated run started");
-        Ok(TriggerAccepted {
-            execution_url: format!("simulated://executions/{execution_id}"),
-            execution_id,
-        })
+        Ok(TriggerAccepted { execution_url: format!("simulated://executions/{execution_id}"), execution_id })
     }
 
-    async fn execution(
-        &self,
-        execution_id: &str,
-        _actor: &str,
-    ) -> Result<ExecutionSnapshot, EngineError> {
-        let run = SimulatedRun::parse(execution_id).ok_or_else(|| EngineError::NotFound {
-            detail: format!("no simulated execution {execution_id}"),
-        })?;
+    async fn execution(&self, execution_id: &str, _actor: &str) -> Result<ExecutionSnapshot, EngineError> {
+        let run = SimulatedRun::parse(execution_id)
+            .ok_or_else(|| EngineError::NotFound { detail: format!("no simulated execution {execution_id}") })?;
         if let Some(reason) = self.lock().canceled.get(execution_id) {
             return Ok(canceled_snapshot(reason));
         }
         Ok(run.snapshot_at(epoch_ms(self.now())))
     }
 
-    async fn cancel(
-        &self,
-        execution_id: &str,
-        _actor: &str,
-        reason: &str,
-    ) -> Result<(), EngineError> {
+    async fn cancel(&self, execution_id: &str, _actor: &str, reason: &str) -> Result<(), EngineError> {
         // Like Gate: canceling something finished (or unknown) changes nothing.
         let Some(run) = SimulatedRun::parse(execution_id) else {
             return Ok(());
@@ -148,10 +120,7 @@ impl Engine for SimulatedEngine {
         if run.status_at(epoch_ms(self.now())).is_terminal() {
             return Ok(());
         }
-        self.lock()
-            .canceled
-            .entry(execution_id.to_owned())
-            .or_insert_with(|| reason.to_owned());
+        self.lock().canceled.entry(execution_id.to_owned()).or_insert_with(|| reason.to_owned());
         Ok(())
     }
 
@@ -159,11 +128,7 @@ impl Engine for SimulatedEngine {
         Ok(self.lock().catalog.keys().cloned().collect())
     }
 
-    async fn pipelines(
-        &self,
-        application: &str,
-        _actor: &str,
-    ) -> Result<Vec<PipelineConfig>, EngineError> {
+    async fn pipelines(&self, application: &str, _actor: &str) -> Result<Vec<PipelineConfig>, EngineError> {
         let state = self.lock();
         let pipelines = state.catalog.get(application).into_iter().flatten();
         Ok(pipelines
@@ -193,10 +158,7 @@ struct SimulatedRun {
 impl SimulatedRun {
     fn id(&self) -> String {
         let outcome = if self.fails { "fail" } else { "ok" };
-        format!(
-            "{ID_PREFIX}{}-{}-{}-{outcome}",
-            self.deployment_id, self.started_at_ms, self.duration_ms
-        )
+        format!("{ID_PREFIX}{}-{}-{}-{outcome}", self.deployment_id, self.started_at_ms, self.duration_ms)
     }
 
     fn parse(id: &str) -> Option<Self> {
@@ -212,12 +174,7 @@ impl SimulatedRun {
             "fail" => true,
             _ => return None,
         };
-        parts.next().is_none().then_some(Self {
-            deployment_id,
-            started_at_ms,
-            duration_ms,
-            fails,
-        })
+        parts.next().is_none().then_some(Self { deployment_id, started_at_ms, duration_ms, fails })
     }
 
     /// ACTIVE for the first tenth of the run, IN_PROGRESS until its end,
@@ -242,11 +199,7 @@ impl SimulatedRun {
         let failed = status == ExecutionStatus::Failed;
         ExecutionSnapshot {
             raw_status: raw_status(&status).to_owned(),
-            failure_messages: if failed {
-                vec![SIMULATED_FAILURE_MESSAGE.to_owned()]
-            } else {
-                Vec::new()
-            },
+            failure_messages: if failed { vec![SIMULATED_FAILURE_MESSAGE.to_owned()] } else { Vec::new() },
             failed_stage: failed.then(|| SIMULATED_FAILED_STAGE.to_owned()),
             status,
         }
@@ -257,11 +210,7 @@ fn canceled_snapshot(reason: &str) -> ExecutionSnapshot {
     ExecutionSnapshot {
         status: ExecutionStatus::Canceled,
         raw_status: "CANCELED".to_owned(),
-        failure_messages: if reason.trim().is_empty() {
-            Vec::new()
-        } else {
-            vec![reason.to_owned()]
-        },
+        failure_messages: if reason.trim().is_empty() { Vec::new() } else { vec![reason.to_owned()] },
         failed_stage: None,
     }
 }
@@ -282,9 +231,7 @@ fn raw_status(status: &ExecutionStatus) -> &str {
 /// `+build`) contains `fail`, e.g. `1.2.0-fail` or `2.0.0-rc.1-failing`.
 fn version_requests_failure(version: &str) -> bool {
     let without_build = version.split('+').next().unwrap_or_default();
-    without_build
-        .split_once('-')
-        .is_some_and(|(_, pre_release)| pre_release.to_ascii_lowercase().contains("fail"))
+    without_build.split_once('-').is_some_and(|(_, pre_release)| pre_release.to_ascii_lowercase().contains("fail"))
 }
 
 fn epoch_ms(at: DateTime<Utc>) -> u64 {
@@ -308,11 +255,7 @@ mod tests {
     fn manual_clock() -> (Clock, Arc<AtomicI64>) {
         let now = Arc::new(AtomicI64::new(START_MS));
         let reader = Arc::clone(&now);
-        let clock: Clock = Arc::new(move || {
-            Utc.timestamp_millis_opt(reader.load(Ordering::SeqCst))
-                .single()
-                .unwrap()
-        });
+        let clock: Clock = Arc::new(move || Utc.timestamp_millis_opt(reader.load(Ordering::SeqCst)).single().unwrap());
         (clock, now)
     }
 
@@ -360,22 +303,13 @@ mod tests {
     async fn a_fail_pre_release_ends_failed_with_an_app_failure() {
         let (clock, now) = manual_clock();
         let engine = SimulatedEngine::new(Duration::from_millis(100)).with_clock(clock);
-        let id = engine
-            .trigger(&request("1.2.0-fail"))
-            .await
-            .unwrap()
-            .execution_id;
+        let id = engine.trigger(&request("1.2.0-fail")).await.unwrap().execution_id;
         now.store(START_MS + 100, Ordering::SeqCst);
 
         let snapshot = engine.execution(&id, "alice").await.unwrap();
         assert_eq!(snapshot.status, ExecutionStatus::Failed);
         assert_eq!(snapshot.raw_status, "TERMINAL");
-        let failure = normalize(
-            &snapshot.failure_messages,
-            snapshot.failed_stage.as_deref(),
-            false,
-            Utc::now(),
-        );
+        let failure = normalize(&snapshot.failure_messages, snapshot.failed_stage.as_deref(), false, Utc::now());
         assert_eq!(failure.category, FailureCategory::App);
     }
 
@@ -399,11 +333,7 @@ mod tests {
     async fn a_run_survives_a_restart_because_its_id_carries_everything() {
         let (clock, now) = manual_clock();
         let first = SimulatedEngine::new(Duration::from_millis(1000)).with_clock(clock.clone());
-        let id = first
-            .trigger(&request("1.0.0-fail"))
-            .await
-            .unwrap()
-            .execution_id;
+        let id = first.trigger(&request("1.0.0-fail")).await.unwrap().execution_id;
         drop(first);
 
         // A new process with another duration setting still ends the run on time.
@@ -417,13 +347,8 @@ mod tests {
         let (clock, _) = manual_clock();
         let engine = SimulatedEngine::new(Duration::from_millis(2000)).with_clock(clock);
         let accepted = engine.trigger(&request("1.2.0")).await.unwrap();
-        assert_eq!(
-            accepted.execution_id,
-            format!("sim-0190a5e2-7c1b-7d3e-9f00-123456789abc-{START_MS}-2000-ok")
-        );
-        assert!(accepted
-            .execution_url
-            .starts_with("simulated://executions/"));
+        assert_eq!(accepted.execution_id, format!("sim-0190a5e2-7c1b-7d3e-9f00-123456789abc-{START_MS}-2000-ok"));
+        assert!(accepted.execution_url.starts_with("simulated://executions/"));
         assert!(accepted.execution_url.contains(&accepted.execution_id));
     }
 
@@ -431,11 +356,7 @@ mod tests {
     async fn canceling_a_running_execution_makes_it_canceled_for_good() {
         let (clock, now) = manual_clock();
         let engine = SimulatedEngine::new(Duration::from_millis(1000)).with_clock(clock);
-        let id = engine
-            .trigger(&request("1.2.0"))
-            .await
-            .unwrap()
-            .execution_id;
+        let id = engine.trigger(&request("1.2.0")).await.unwrap().execution_id;
         now.store(START_MS + 500, Ordering::SeqCst);
 
         engine.cancel(&id, "alice", "dxcp:alice").await.unwrap();
@@ -449,11 +370,7 @@ mod tests {
     async fn canceling_a_finished_or_unknown_execution_is_ok_and_changes_nothing() {
         let (clock, now) = manual_clock();
         let engine = SimulatedEngine::new(Duration::from_millis(1000)).with_clock(clock);
-        let id = engine
-            .trigger(&request("1.2.0"))
-            .await
-            .unwrap()
-            .execution_id;
+        let id = engine.trigger(&request("1.2.0")).await.unwrap().execution_id;
         now.store(START_MS + 1000, Ordering::SeqCst);
 
         engine.cancel(&id, "alice", "too late").await.unwrap();
@@ -479,11 +396,7 @@ mod tests {
     async fn a_zero_duration_run_is_terminal_at_once() {
         let (clock, _) = manual_clock();
         let engine = SimulatedEngine::new(Duration::ZERO).with_clock(clock);
-        let id = engine
-            .trigger(&request("1.2.0"))
-            .await
-            .unwrap()
-            .execution_id;
+        let id = engine.trigger(&request("1.2.0")).await.unwrap().execution_id;
         assert_eq!(status(&engine, &id).await, ExecutionStatus::Succeeded);
     }
 
@@ -493,17 +406,9 @@ mod tests {
             .with_application("billing", ["deploy-billing", "rollback-billing"]);
         engine.trigger(&request("1.0.0")).await.unwrap();
 
-        assert_eq!(
-            engine.applications("alice").await.unwrap(),
-            vec!["billing", "payments"]
-        );
-        let names: Vec<String> = engine
-            .pipelines("billing", "alice")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|pipeline| pipeline.name)
-            .collect();
+        assert_eq!(engine.applications("alice").await.unwrap(), vec!["billing", "payments"]);
+        let names: Vec<String> =
+            engine.pipelines("billing", "alice").await.unwrap().into_iter().map(|pipeline| pipeline.name).collect();
         assert_eq!(names, vec!["deploy-billing", "rollback-billing"]);
         assert!(engine.pipelines("nope", "alice").await.unwrap().is_empty());
         assert!(engine.health().await.is_ok());
@@ -513,11 +418,7 @@ mod tests {
     #[tokio::test]
     async fn the_system_clock_drives_a_short_run_to_the_end() {
         let engine = SimulatedEngine::new(Duration::from_millis(50));
-        let id = engine
-            .trigger(&request("1.2.0"))
-            .await
-            .unwrap()
-            .execution_id;
+        let id = engine.trigger(&request("1.2.0")).await.unwrap().execution_id;
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(status(&engine, &id).await, ExecutionStatus::Succeeded);
     }

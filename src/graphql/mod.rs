@@ -6,16 +6,17 @@ pub mod error;
 pub mod guard;
 pub mod inputs;
 pub mod loaders;
+pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod scalars;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
 use crate::service::Services;
 
-pub type DxcpSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type DxcpSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Deepest selection nesting accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -25,8 +26,8 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 5;
 
-fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
-    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES)

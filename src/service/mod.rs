@@ -1,7 +1,11 @@
 //! Use cases: load, decide with the domain, write through the store, call
 //! the engine. Resolvers call exactly one function here.
 
+pub mod audit;
+pub mod cancel;
+pub mod deploy;
 pub mod reads;
+pub mod refresh;
 
 use std::sync::Arc;
 
@@ -44,8 +48,11 @@ impl Services {
         &self.store
     }
 
+    /// Now, at the microsecond precision the database keeps, so what a use
+    /// case returns equals what a later read returns.
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        let now = Utc::now();
+        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
     }
 }
 

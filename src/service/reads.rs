@@ -165,9 +165,12 @@ fn require_reader(principal: &Principal, action: &str) -> Result<(), DomainError
 }
 
 impl Services {
-    /// `deployment(id)`: the record as the caller may see it; null when
-    /// unknown.
+    /// `deployment(id)`: the record as the caller may see it, refreshed
+    /// from the engine while in flight; null when unknown.
     pub async fn deployment(&self, caller: &Caller, id: Uuid) -> Result<Option<DeploymentRecord>, DomainError> {
-        self.visible_deployment(caller, id).await
+        match self.visible_deployment(caller, id).await? {
+            Some(record) => Ok(Some(self.refresh(record).await?)),
+            None => Ok(None),
+        }
     }
 }

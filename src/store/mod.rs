@@ -1,12 +1,15 @@
 //! Storage: the only module that speaks SeaORM. It owns connections,
 //! migrations and transactions (DESIGN §1, §8); callers get domain types.
 
+pub mod admission;
 pub mod audit;
 pub mod builds;
 pub mod catalog;
 mod convert;
 pub mod deployments;
 pub mod error;
+pub mod idempotency;
+pub mod lifecycle;
 pub mod settings;
 
 use std::{

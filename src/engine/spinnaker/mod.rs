@@ -23,8 +23,7 @@ use serde::de::DeserializeOwned;
 use tracing::field::Empty;
 
 use super::{
-    Engine, EngineError, ExecutionSnapshot, PipelineConfig, TriggerAccepted, TriggerRequest,
-    OPERATOR_DETAIL_MAX_CHARS,
+    Engine, EngineError, ExecutionSnapshot, PipelineConfig, TriggerAccepted, TriggerRequest, OPERATOR_DETAIL_MAX_CHARS,
 };
 use crate::domain::deployment::EngineType;
 use crate::domain::failure::redacted_excerpt;
@@ -58,18 +57,9 @@ impl fmt::Debug for GateConfig {
         f.debug_struct("GateConfig")
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
-            .field(
-                "bearer_token",
-                &self.bearer_token.as_ref().map(|_| REDACTED),
-            )
-            .field(
-                "extra_header",
-                &self.extra_header.as_ref().map(|(name, _)| (name, REDACTED)),
-            )
-            .field(
-                "client_identity_pem",
-                &self.client_identity_pem.as_ref().map(|_| REDACTED),
-            )
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| REDACTED))
+            .field("extra_header", &self.extra_header.as_ref().map(|(name, _)| (name, REDACTED)))
+            .field("client_identity_pem", &self.client_identity_pem.as_ref().map(|_| REDACTED))
             .field("ui_base_url", &self.ui_base_url)
             .finish()
     }
@@ -111,31 +101,25 @@ impl GateClient {
     /// `None`) on an unusable URL, header or identity, so a misconfiguration
     /// stops startup instead of the first deploy.
     pub fn new(config: GateConfig) -> Result<Self, EngineError> {
-        let base_url = parse_base_url("base URL", &config.base_url)?;
-        let ui_base_url = match &config.ui_base_url {
-            Some(ui) => parse_base_url("UI base URL", ui)?,
+        let GateConfig { base_url, timeout, bearer_token, extra_header, client_identity_pem, ui_base_url } = config;
+        let base_url = parse_base_url("base URL", &base_url)?;
+        let ui_base_url = match ui_base_url {
+            Some(ui) => parse_base_url("UI base URL", &ui)?,
             None => base_url.clone(),
         };
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.timeout)
-            .timeout(config.timeout)
-            .default_headers(static_headers(&config)?);
-        if let Some(pem) = &config.client_identity_pem {
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .default_headers(static_headers(bearer_token.as_deref(), extra_header.as_ref())?);
+        if let Some(pem) = client_identity_pem {
             // The reqwest error names the problem, never the key material.
-            let identity = reqwest::Identity::from_pem(pem)
+            let identity = reqwest::Identity::from_pem(&pem)
                 .map_err(|error| misconfigured(format!("invalid mTLS identity PEM: {error}")))?;
             builder = builder.identity(identity);
         }
-        let http = builder
-            .build()
-            .map_err(|error| misconfigured(format!("cannot build the HTTP client: {error}")))?;
-        Ok(Self {
-            http,
-            base_url,
-            ui_base_url,
-            timeout: config.timeout,
-        })
+        let http = builder.build().map_err(|error| misconfigured(format!("cannot build the HTTP client: {error}")))?;
+        Ok(Self { http, base_url, ui_base_url, timeout })
     }
 
     /// `base` with `segments` appended, each percent-encoded as one segment
@@ -145,12 +129,7 @@ impl GateClient {
     }
 
     /// A request with the acting user's header, when there is one.
-    fn request(
-        &self,
-        method: Method,
-        url: Url,
-        actor: Option<&str>,
-    ) -> Result<reqwest::RequestBuilder, EngineError> {
+    fn request(&self, method: Method, url: Url, actor: Option<&str>) -> Result<reqwest::RequestBuilder, EngineError> {
         let request = self.http.request(method, url);
         match actor {
             Some(actor) => Ok(request.header(USER_HEADER, header_value("actor", actor)?)),
@@ -165,17 +144,9 @@ impl GateClient {
         let exchange = async {
             let response = request.send().await?;
             let status = response.status();
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
+            let location = response.headers().get(LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
             let body = response.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(GateResponse {
-                status,
-                location,
-                body,
-            })
+            Ok::<_, reqwest::Error>(GateResponse { status, location, body })
         };
         // reqwest's own timeout covers the same ground; this outer one is the
         // contract (DXCP_ENGINE_TIMEOUT_MS) whatever reqwest does internally.
@@ -233,32 +204,21 @@ impl Engine for GateClient {
     )]
     async fn trigger(&self, request: &TriggerRequest) -> Result<TriggerAccepted, EngineError> {
         let url = self.url(&["pipelines", &request.application, &request.pipeline])?;
-        let mut call = self
-            .request(Method::POST, url, Some(&request.actor))?
-            .json(&trigger_body(request));
+        let mut call = self.request(Method::POST, url, Some(&request.actor))?.json(&trigger_body(request));
         if let Some(request_id) = &request.request_id {
             call = call.header(REQUEST_ID_HEADER, header_value("request id", request_id)?);
         }
         // Sent once: a retry could start a second deployment.
-        let response = self
-            .send_expecting_success(call, NotFound::IsCallFailed)
-            .await?;
+        let response = self.send_expecting_success(call, NotFound::IsCallFailed).await?;
         let answer: wire::TriggerResponse = parse_json_object(&response)?;
-        let execution_id = execution_id_from_ref(answer.reference.as_deref()).ok_or_else(|| {
-            EngineError::CallFailed {
+        let execution_id =
+            execution_id_from_ref(answer.reference.as_deref()).ok_or_else(|| EngineError::CallFailed {
                 status: Some(response.status.as_u16()),
-                detail: format!(
-                    "trigger answer has no usable ref: {}",
-                    body_excerpt(&response.body)
-                ),
-            }
-        })?;
+                detail: format!("trigger answer has no usable ref: {}", body_excerpt(&response.body)),
+            })?;
         tracing::Span::current().record("engine.execution_id", execution_id.as_str());
         tracing::debug!("gate accepted the trigger");
-        Ok(TriggerAccepted {
-            execution_url: self.execution_url(&execution_id)?,
-            execution_id,
-        })
+        Ok(TriggerAccepted { execution_url: self.execution_url(&execution_id)?, execution_id })
     }
 
     #[tracing::instrument(
@@ -266,18 +226,12 @@ impl Engine for GateClient {
         skip_all,
         fields(engine.execution_id = %execution_id, http.status = Empty, duration_ms = Empty)
     )]
-    async fn execution(
-        &self,
-        execution_id: &str,
-        actor: &str,
-    ) -> Result<ExecutionSnapshot, EngineError> {
+    async fn execution(&self, execution_id: &str, actor: &str) -> Result<ExecutionSnapshot, EngineError> {
         let url = self.url(&["pipelines", execution_id])?;
         let call = self.request(Method::GET, url, Some(actor))?;
-        let response = self
-            .send_expecting_success(call, NotFound::IsNotFound)
-            .await?;
-        // Gate answers 200 with an empty body when orca failed (SPINNAKER-GATE
-        // §2); parse_json turns that into an error rather than "no status".
+        let response = self.send_expecting_success(call, NotFound::IsNotFound).await?;
+        // Gate answers 200 with an empty body when orca failed with anything
+        // but 404 (SPINNAKER-GATE §2): that is a failed call, not "no status".
         let execution: wire::Execution = parse_json_object(&response)?;
         Ok(status::snapshot(&execution))
     }
@@ -287,19 +241,11 @@ impl Engine for GateClient {
         skip_all,
         fields(engine.execution_id = %execution_id, http.status = Empty, duration_ms = Empty)
     )]
-    async fn cancel(
-        &self,
-        execution_id: &str,
-        actor: &str,
-        reason: &str,
-    ) -> Result<(), EngineError> {
+    async fn cancel(&self, execution_id: &str, actor: &str, reason: &str) -> Result<(), EngineError> {
         let url = self.url(&["pipelines", execution_id, "cancel"])?;
-        let call = self
-            .request(Method::PUT, url, Some(actor))?
-            .query(&[("reason", reason)]);
+        let call = self.request(Method::PUT, url, Some(actor))?.query(&[("reason", reason)]);
         // Gate answers 200 with an empty body; nothing to read.
-        self.send_expecting_success(call, NotFound::IsCallFailed)
-            .await?;
+        self.send_expecting_success(call, NotFound::IsCallFailed).await?;
         Ok(())
     }
 
@@ -311,14 +257,9 @@ impl Engine for GateClient {
     async fn applications(&self, actor: &str) -> Result<Vec<String>, EngineError> {
         let url = self.url(&["applications"])?;
         let call = self.request(Method::GET, url, Some(actor))?;
-        let response = self
-            .send_expecting_success(call, NotFound::IsCallFailed)
-            .await?;
+        let response = self.send_expecting_success(call, NotFound::IsCallFailed).await?;
         let applications: Vec<wire::Application> = parse_json_list(&response)?;
-        Ok(applications
-            .into_iter()
-            .filter_map(|application| application.name)
-            .collect())
+        Ok(applications.into_iter().filter_map(|application| application.name).collect())
     }
 
     #[tracing::instrument(
@@ -326,26 +267,14 @@ impl Engine for GateClient {
         skip_all,
         fields(engine.application = %application, http.status = Empty, duration_ms = Empty)
     )]
-    async fn pipelines(
-        &self,
-        application: &str,
-        actor: &str,
-    ) -> Result<Vec<PipelineConfig>, EngineError> {
+    async fn pipelines(&self, application: &str, actor: &str) -> Result<Vec<PipelineConfig>, EngineError> {
         let url = self.url(&["applications", application, "pipelineConfigs"])?;
         let call = self.request(Method::GET, url, Some(actor))?;
-        let response = self
-            .send_expecting_success(call, NotFound::IsCallFailed)
-            .await?;
+        let response = self.send_expecting_success(call, NotFound::IsCallFailed).await?;
         let configs: Vec<wire::PipelineConfig> = parse_json_list(&response)?;
         Ok(configs
             .into_iter()
-            .filter_map(|config| {
-                Some(PipelineConfig {
-                    name: config.name?,
-                    id: config.id,
-                    disabled: config.disabled,
-                })
-            })
+            .filter_map(|config| Some(PipelineConfig { name: config.name?, id: config.id, disabled: config.disabled }))
             .collect())
     }
 
@@ -363,11 +292,7 @@ impl Engine for GateClient {
         }
         // Any other answer (503 DOWN, a proxy's 404...) means "not healthy".
         Err(EngineError::Unavailable {
-            detail: format!(
-                "health answered HTTP {}: {}",
-                response.status.as_u16(),
-                body_excerpt(&response.body)
-            ),
+            detail: format!("health answered HTTP {}: {}", response.status.as_u16(), body_excerpt(&response.body)),
         })
     }
 }
@@ -413,21 +338,13 @@ fn check_status(response: &GateResponse, not_found: NotFound) -> Result<(), Engi
             ),
         }
     } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        EngineError::Unauthorized {
-            status: code,
-            detail: body,
-        }
+        EngineError::Unauthorized { status: code, detail: body }
     } else if status == StatusCode::NOT_FOUND && not_found == NotFound::IsNotFound {
         EngineError::NotFound { detail: body }
     } else if status.is_server_error() {
-        EngineError::Unavailable {
-            detail: format!("HTTP {code}: {body}"),
-        }
+        EngineError::Unavailable { detail: format!("HTTP {code}: {body}") }
     } else {
-        EngineError::CallFailed {
-            status: Some(code),
-            detail: body,
-        }
+        EngineError::CallFailed { status: Some(code), detail: body }
     })
 }
 
@@ -439,15 +356,9 @@ fn transport_error(error: &reqwest::Error) -> EngineError {
     } else if error.is_redirect() {
         // Redirects are disabled; kept so a policy change cannot make one
         // read as anything but a credentials problem.
-        EngineError::Unauthorized {
-            status: 302,
-            detail,
-        }
+        EngineError::Unauthorized { status: 302, detail }
     } else if error.is_builder() {
-        EngineError::CallFailed {
-            status: None,
-            detail,
-        }
+        EngineError::CallFailed { status: None, detail }
     } else {
         // Connect, reset, DNS, TLS, a body cut short: the engine is not there.
         EngineError::Unavailable { detail }
@@ -469,19 +380,12 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// A 2xx body as JSON; an empty or non-JSON body is a failed call.
 fn parse_json<T: DeserializeOwned>(response: &GateResponse) -> Result<T, EngineError> {
-    let call_failed = |what: String| EngineError::CallFailed {
-        status: Some(response.status.as_u16()),
-        detail: what,
-    };
+    let call_failed = |what: String| EngineError::CallFailed { status: Some(response.status.as_u16()), detail: what };
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Err(call_failed("empty answer body".to_owned()));
     }
-    serde_json::from_slice(&response.body).map_err(|error| {
-        call_failed(format!(
-            "unexpected answer body ({error}): {}",
-            body_excerpt(&response.body)
-        ))
-    })
+    serde_json::from_slice(&response.body)
+        .map_err(|error| call_failed(format!("unexpected answer body ({error}): {}", body_excerpt(&response.body))))
 }
 
 /// A 2xx body that must be a JSON object. Checked before reading `T`
@@ -513,14 +417,17 @@ fn body_excerpt(body: &[u8]) -> String {
 }
 
 /// Credentials sent on every call, marked sensitive so reqwest never prints them.
-fn static_headers(config: &GateConfig) -> Result<HeaderMap, EngineError> {
+fn static_headers(
+    bearer_token: Option<&str>,
+    extra_header: Option<&(String, String)>,
+) -> Result<HeaderMap, EngineError> {
     let mut headers = HeaderMap::new();
-    if let Some(token) = &config.bearer_token {
+    if let Some(token) = bearer_token {
         let mut value = header_value("bearer token", &format!("Bearer {token}"))?;
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
     }
-    if let Some((name, value)) = &config.extra_header {
+    if let Some((name, value)) = extra_header {
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| misconfigured(format!("invalid extra header name {name:?}")))?;
         let mut value = header_value("extra header value", value)?;
@@ -538,13 +445,11 @@ fn header_value(what: &str, value: &str) -> Result<HeaderValue, EngineError> {
 }
 
 fn parse_base_url(what: &str, text: &str) -> Result<Url, EngineError> {
-    let url = Url::parse(text.trim())
-        .map_err(|error| misconfigured(format!("invalid Gate {what} {text:?}: {error}")))?;
+    let url =
+        Url::parse(text.trim()).map_err(|error| misconfigured(format!("invalid Gate {what} {text:?}: {error}")))?;
     let usable = matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base();
     if !usable {
-        return Err(misconfigured(format!(
-            "Gate {what} {text:?} must be an http or https URL"
-        )));
+        return Err(misconfigured(format!("Gate {what} {text:?} must be an http or https URL")));
     }
     Ok(url)
 }
@@ -559,10 +464,7 @@ fn join_segments(base: &Url, segments: &[&str]) -> Result<Url, EngineError> {
 }
 
 fn misconfigured(detail: String) -> EngineError {
-    EngineError::CallFailed {
-        status: None,
-        detail,
-    }
+    EngineError::CallFailed { status: None, detail }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -585,11 +487,7 @@ mod tests {
     }
 
     fn response(status: u16, body: &str) -> GateResponse {
-        GateResponse {
-            status: StatusCode::from_u16(status).unwrap(),
-            location: None,
-            body: body.as_bytes().to_vec(),
-        }
+        GateResponse { status: StatusCode::from_u16(status).unwrap(), location: None, body: body.as_bytes().to_vec() }
     }
 
     #[test]
@@ -604,22 +502,14 @@ mod tests {
         for secret in ["tok-123", "key-456", "pem-789", "PRIVATE"] {
             assert!(!debug.contains(secret), "{debug}");
         }
-        assert!(
-            debug.contains("[redacted]") && debug.contains("X-Api-Key"),
-            "{debug}"
-        );
+        assert!(debug.contains("[redacted]") && debug.contains("X-Api-Key"), "{debug}");
     }
 
     #[test]
     fn path_segments_are_percent_encoded_under_the_base_path() {
         let client = GateClient::new(config("https://gate.example.com/api/")).unwrap();
-        let url = client
-            .url(&["pipelines", "my app", "deploy/prod?x#y"])
-            .unwrap();
-        assert_eq!(
-            url.as_str(),
-            "https://gate.example.com/api/pipelines/my%20app/deploy%2Fprod%3Fx%23y"
-        );
+        let url = client.url(&["pipelines", "my app", "deploy/prod?x#y"]).unwrap();
+        assert_eq!(url.as_str(), "https://gate.example.com/api/pipelines/my%20app/deploy%2Fprod%3Fx%23y");
     }
 
     #[test]
@@ -629,10 +519,7 @@ mod tests {
             ..config("https://gate.example.com")
         })
         .unwrap();
-        assert_eq!(
-            client.execution_url("01JV3X").unwrap(),
-            "https://deck.example.com/pipelines/01JV3X"
-        );
+        assert_eq!(client.execution_url("01JV3X").unwrap(), "https://deck.example.com/pipelines/01JV3X");
     }
 
     #[test]
@@ -641,22 +528,10 @@ mod tests {
             config("not a url"),
             config("mailto:gate@example.com"),
             config("ftp://gate.example.com"),
-            GateConfig {
-                ui_base_url: Some("::".into()),
-                ..config("https://gate.example.com")
-            },
-            GateConfig {
-                extra_header: Some(("bad header".into(), "v".into())),
-                ..config("https://gate.example.com")
-            },
-            GateConfig {
-                bearer_token: Some("line\nbreak".into()),
-                ..config("https://gate.example.com")
-            },
-            GateConfig {
-                client_identity_pem: Some(b"not a pem".to_vec()),
-                ..config("https://gate.example.com")
-            },
+            GateConfig { ui_base_url: Some("::".into()), ..config("https://gate.example.com") },
+            GateConfig { extra_header: Some(("bad header".into(), "v".into())), ..config("https://gate.example.com") },
+            GateConfig { bearer_token: Some("line\nbreak".into()), ..config("https://gate.example.com") },
+            GateConfig { client_identity_pem: Some(b"not a pem".to_vec()), ..config("https://gate.example.com") },
         ];
         for config in bad {
             let shown = format!("{config:?}");
@@ -669,14 +544,8 @@ mod tests {
 
     #[test]
     fn the_execution_id_is_the_text_after_the_last_slash_of_ref() {
-        assert_eq!(
-            execution_id_from_ref(Some("/pipelines/01JV3XABC")).as_deref(),
-            Some("01JV3XABC")
-        );
-        assert_eq!(
-            execution_id_from_ref(Some("01JV3XABC")).as_deref(),
-            Some("01JV3XABC")
-        );
+        assert_eq!(execution_id_from_ref(Some("/pipelines/01JV3XABC")).as_deref(), Some("01JV3XABC"));
+        assert_eq!(execution_id_from_ref(Some("01JV3XABC")).as_deref(), Some("01JV3XABC"));
         assert_eq!(execution_id_from_ref(Some("/pipelines/")), None);
         assert_eq!(execution_id_from_ref(Some("")), None);
         assert_eq!(execution_id_from_ref(None), None);
@@ -705,11 +574,9 @@ mod tests {
 
     #[test]
     fn error_details_keep_the_engine_answer_redacted() {
-        let error = check_status(
-            &response(500, r#"{"message":"Authorization: Bearer abc failed"}"#),
-            NotFound::IsCallFailed,
-        )
-        .unwrap_err();
+        let error =
+            check_status(&response(500, r#"{"message":"Authorization: Bearer abc failed"}"#), NotFound::IsCallFailed)
+                .unwrap_err();
         let detail = error.operator_detail();
         assert!(detail.contains("HTTP 500"), "{detail}");
         assert!(!detail.contains("abc"), "{detail}");
@@ -717,28 +584,11 @@ mod tests {
 
     #[test]
     fn empty_and_non_json_bodies_are_failed_calls() {
-        for body in [
-            "",
-            "  \n",
-            "<html>login</html>",
-            "[\"/pipelines/x\"]",
-            "null",
-        ] {
-            let error =
-                parse_json_object::<wire::TriggerResponse>(&response(200, body)).unwrap_err();
-            assert!(
-                matches!(
-                    error,
-                    EngineError::CallFailed {
-                        status: Some(200),
-                        ..
-                    }
-                ),
-                "{body:?}: {error:?}"
-            );
+        for body in ["", "  \n", "<html>login</html>", "[\"/pipelines/x\"]", "null"] {
+            let error = parse_json_object::<wire::TriggerResponse>(&response(200, body)).unwrap_err();
+            assert!(matches!(error, EngineError::CallFailed { status: Some(200), .. }), "{body:?}: {error:?}");
         }
-        let error =
-            parse_json_list::<wire::Application>(&response(200, r#"{"name":"a"}"#)).unwrap_err();
+        let error = parse_json_list::<wire::Application>(&response(200, r#"{"name":"a"}"#)).unwrap_err();
         assert!(matches!(error, EngineError::CallFailed { .. }));
     }
 }

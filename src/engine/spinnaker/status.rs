@@ -47,10 +47,7 @@ fn primary_stage(stages: &[Stage]) -> Option<&Stage> {
     let top_level_with = |statuses: &[&str]| {
         stages.iter().find(|stage| {
             stage.synthetic_stage_owner.is_none()
-                && stage
-                    .status
-                    .as_deref()
-                    .is_some_and(|status| statuses.contains(&status))
+                && stage.status.as_deref().is_some_and(|status| statuses.contains(&status))
         })
     };
     top_level_with(HALTING).or_else(|| top_level_with(&["FAILED_CONTINUE"]))
@@ -60,27 +57,13 @@ fn primary_stage(stages: &[Stage]) -> Option<&Stage> {
 /// that may carry failure text, in pipeline order.
 fn stages_in_reading_order<'a>(stages: &'a [Stage], primary: Option<&'a Stage>) -> Vec<&'a Stage> {
     let primary_id = primary.and_then(|stage| stage.id.as_deref());
-    let is_child =
-        |stage: &Stage| primary_id.is_some() && stage.parent_stage_id.as_deref() == primary_id;
+    let is_child = |stage: &Stage| primary_id.is_some() && stage.parent_stage_id.as_deref() == primary_id;
     let is_primary = |stage: &Stage| primary.is_some_and(|p| std::ptr::eq(p, stage));
-    let may_explain = |stage: &Stage| {
-        !stage
-            .status
-            .as_deref()
-            .is_some_and(|status| QUIET.contains(&status))
-    };
+    let may_explain = |stage: &Stage| !stage.status.as_deref().is_some_and(|status| QUIET.contains(&status));
 
     let mut ordered: Vec<&Stage> = primary.into_iter().collect();
-    ordered.extend(
-        stages
-            .iter()
-            .filter(|stage| !is_primary(stage) && is_child(stage)),
-    );
-    ordered.extend(
-        stages
-            .iter()
-            .filter(|stage| !is_primary(stage) && !is_child(stage) && may_explain(stage)),
-    );
+    ordered.extend(stages.iter().filter(|stage| !is_primary(stage) && is_child(stage)));
+    ordered.extend(stages.iter().filter(|stage| !is_primary(stage) && !is_child(stage) && may_explain(stage)));
     ordered
 }
 
@@ -88,10 +71,8 @@ fn stages_in_reading_order<'a>(stages: &'a [Stage], primary: Option<&'a Stage>) 
 /// messages, then the execution's cancellation reason. Blank and repeated
 /// texts are dropped (orca copies the stage exception onto its task).
 fn failure_messages(execution: &Execution, stages: &[&Stage]) -> Vec<String> {
-    let stage_exceptions = stages
-        .iter()
-        .filter_map(|stage| stage.context.exception.as_ref())
-        .flat_map(exception_messages);
+    let stage_exceptions =
+        stages.iter().filter_map(|stage| stage.context.exception.as_ref()).flat_map(exception_messages);
     let task_exceptions = stages
         .iter()
         .flat_map(|stage| &stage.tasks)
@@ -102,11 +83,7 @@ fn failure_messages(execution: &Execution, stages: &[&Stage]) -> Vec<String> {
     let cancellation = execution.cancellation_reason.iter().cloned();
 
     let mut messages: Vec<String> = Vec::new();
-    for message in stage_exceptions
-        .chain(task_exceptions)
-        .chain(kato_messages)
-        .chain(cancellation)
-    {
+    for message in stage_exceptions.chain(task_exceptions).chain(kato_messages).chain(cancellation) {
         let message = message.trim();
         if !message.is_empty() && !messages.iter().any(|seen| seen == message) {
             messages.push(message.to_owned());
@@ -118,12 +95,7 @@ fn failure_messages(execution: &Execution, stages: &[&Stage]) -> Vec<String> {
 /// `details.errors` when it has any text, else the short `details.error`.
 fn exception_messages(exception: &ExceptionResponse) -> Vec<String> {
     let details = &exception.details;
-    let errors: Vec<String> = details
-        .errors
-        .iter()
-        .filter(|error| !error.trim().is_empty())
-        .cloned()
-        .collect();
+    let errors: Vec<String> = details.errors.iter().filter(|error| !error.trim().is_empty()).cloned().collect();
     if errors.is_empty() {
         details.error.iter().cloned().collect()
     } else {
@@ -221,10 +193,7 @@ mod tests {
         }));
         assert_eq!(snapshot.status, ExecutionStatus::Failed);
         assert_eq!(snapshot.raw_status, "TERMINAL");
-        assert_eq!(
-            snapshot.failure_messages,
-            vec!["Health check failed", "3 of 3 down"]
-        );
+        assert_eq!(snapshot.failure_messages, vec!["Health check failed", "3 of 3 down"]);
         assert_eq!(snapshot.failed_stage.as_deref(), Some("deploy:Deploy"));
     }
 
@@ -256,12 +225,7 @@ mod tests {
         assert_eq!(snapshot.status, ExecutionStatus::Canceled);
         assert_eq!(
             snapshot.failure_messages,
-            vec![
-                "Task blew up",
-                "Server group quota exceeded",
-                "Network unreachable",
-                "dxcp:alice:deployment=1"
-            ]
+            vec!["Task blew up", "Server group quota exceeded", "Network unreachable", "dxcp:alice:deployment=1"]
         );
     }
 
@@ -280,10 +244,7 @@ mod tests {
             ]
         }));
         assert_eq!(snapshot.failed_stage.as_deref(), Some("deploy:Deploy prod"));
-        assert_eq!(
-            snapshot.failure_messages,
-            vec!["Deploy failed", "Insufficient capacity", "soak warning"]
-        );
+        assert_eq!(snapshot.failure_messages, vec!["Deploy failed", "Insufficient capacity", "soak warning"]);
     }
 
     #[test]
@@ -303,10 +264,7 @@ mod tests {
             "cancellationReason": "Failed on startup: Pipeline is disabled and cannot be started.",
             "stages": []
         }));
-        assert_eq!(
-            snapshot.failure_messages,
-            vec!["Failed on startup: Pipeline is disabled and cannot be started."]
-        );
+        assert_eq!(snapshot.failure_messages, vec!["Failed on startup: Pipeline is disabled and cannot be started."]);
         assert_eq!(snapshot.failed_stage, None);
     }
 

@@ -179,12 +179,7 @@ pub(crate) struct PipelineConfig {
 /// so callers can tell "not a list" from "empty list".
 pub(crate) fn lenient_items<T: DeserializeOwned>(value: Value) -> Option<Vec<T>> {
     match value {
-        Value::Array(items) => Some(
-            items
-                .into_iter()
-                .filter_map(|item| T::deserialize(item).ok())
-                .collect(),
-        ),
+        Value::Array(items) => Some(items.into_iter().filter_map(|item| T::deserialize(item).ok()).collect()),
         _ => None,
     }
 }
@@ -292,8 +287,7 @@ mod tests {
 
     #[test]
     fn lenient_items_skips_bad_items_and_rejects_non_lists() {
-        let apps: Vec<Application> =
-            lenient_items(json!([{"name": "a"}, 3, {"name": 4}, {"email": "x"}])).unwrap();
+        let apps: Vec<Application> = lenient_items(json!([{"name": "a"}, 3, {"name": 4}, {"email": "x"}])).unwrap();
         let names: Vec<_> = apps.into_iter().map(|app| app.name).collect();
         assert_eq!(names, vec![Some("a".to_owned()), None, None]);
         assert!(lenient_items::<Application>(json!({"name": "a"})).is_none());

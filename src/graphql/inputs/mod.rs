@@ -1,3 +1,4 @@
 //! Input objects.
 
+pub mod deployment;
 pub mod filters;

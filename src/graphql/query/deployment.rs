@@ -3,9 +3,9 @@ use uuid::Uuid;
 
 use crate::graphql::{
     context::ContextExt,
-    inputs::filters::DeploymentFilter,
+    inputs::{deployment::DeploymentIntentInput, filters::DeploymentFilter},
     pagination::{connection_complexity, page_request, DeploymentConnection},
-    types::deployment::Deployment,
+    types::{deployment::Deployment, preflight::DeploymentPreflight},
 };
 
 #[derive(Default)]
@@ -41,5 +41,23 @@ impl DeploymentQuery {
         };
         let record = ctx.services()?.deployment(ctx.caller()?, id).await?;
         Ok(record.map(Deployment))
+    }
+
+    /// Every guardrail verdict for an intent, in order, without side effects.
+    async fn validate_deployment(
+        &self,
+        ctx: &Context<'_>,
+        intent: DeploymentIntentInput,
+    ) -> async_graphql::Result<DeploymentPreflight> {
+        Ok(ctx.services()?.validate_deployment(ctx.caller()?, intent.into()).await?.into())
+    }
+
+    /// Every guardrail verdict for rolling back a deployment, without side effects.
+    async fn validate_rollback(
+        &self,
+        ctx: &Context<'_>,
+        deployment_id: ID,
+    ) -> async_graphql::Result<DeploymentPreflight> {
+        Ok(ctx.services()?.validate_rollback(ctx.caller()?, &deployment_id).await?.into())
     }
 }

@@ -4,3 +4,4 @@
 pub mod audit;
 pub mod catalog;
 pub mod deployment;
+pub mod preflight;

@@ -1,0 +1,119 @@
+//! Which deployment may be rolled back, and to what (DESIGN §5 rollback).
+
+use super::{
+    deployment::{DeploymentKind, DeploymentRecord, DeploymentState},
+    guardrails::Violation,
+    ErrorCode,
+};
+
+/// Decides a rollback of `target` and returns the version to restore.
+///
+/// `running` is the record whose outcome is the current success of the
+/// target's service+environment; `prior_success` is the newest
+/// SUCCEEDED-state record of that service+environment created before the
+/// target.
+pub fn restore_version(
+    target: &DeploymentRecord,
+    running: Option<&DeploymentRecord>,
+    prior_success: Option<&DeploymentRecord>,
+) -> Result<String, Violation> {
+    if target.kind == DeploymentKind::Rollback {
+        return Err(violation(ErrorCode::RollbackOfRollback, "a rollback cannot itself be rolled back"));
+    }
+    let is_running = running.is_some_and(|r| r.id == target.id);
+    let is_newer_failure =
+        target.state == DeploymentState::Failed && running.is_none_or(|r| target.created_at > r.created_at);
+    if !is_running && !is_newer_failure {
+        return Err(violation(
+            ErrorCode::RollbackTargetNotCurrent,
+            "only the running deployment, or a failed deployment newer than it, can be rolled back",
+        ));
+    }
+    let restored = if is_running { prior_success } else { running };
+    restored.map(|r| r.version.clone()).ok_or_else(|| {
+        violation(ErrorCode::NoPriorSuccessfulVersion, "there is no earlier successful version to restore")
+    })
+}
+
+fn violation(code: ErrorCode, message: &str) -> Violation {
+    Violation { code, message: message.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::domain::deployment::{DeploymentOutcome, EngineType};
+
+    fn record(version: &str, minutes_ago: i64, state: DeploymentState) -> DeploymentRecord {
+        let at = Utc::now() - Duration::minutes(minutes_ago);
+        DeploymentRecord {
+            id: Uuid::new_v4(),
+            service: "svc".into(),
+            environment: "sandbox".into(),
+            version: version.into(),
+            recipe_id: "standard".into(),
+            recipe_revision: 1,
+            effective_behavior_summary: String::new(),
+            state,
+            kind: DeploymentKind::RollForward,
+            outcome: None,
+            change_summary: String::new(),
+            created_at: at,
+            updated_at: at,
+            delivery_group_id: "g".into(),
+            created_by: "a".into(),
+            rollback_of: None,
+            superseded_by: None,
+            engine_type: EngineType::Simulated,
+            engine_execution_id: None,
+            engine_execution_url: None,
+            spinnaker_application: String::new(),
+            deploy_pipeline: String::new(),
+            rollback_pipeline: String::new(),
+            artifact_ref: None,
+            last_engine_contact_at: None,
+        }
+    }
+
+    fn code(result: Result<String, Violation>) -> ErrorCode {
+        result.expect_err("refused").code
+    }
+
+    #[test]
+    fn the_running_deployment_rolls_back_to_the_prior_success() {
+        let prior = record("1.0.0", 20, DeploymentState::Succeeded);
+        let mut running = record("1.1.0", 10, DeploymentState::Succeeded);
+        running.outcome = Some(DeploymentOutcome::Succeeded);
+        assert_eq!(restore_version(&running, Some(&running), Some(&prior)), Ok("1.0.0".into()));
+    }
+
+    #[test]
+    fn a_failure_newer_than_the_running_one_restores_the_running_version() {
+        let running = record("1.1.0", 10, DeploymentState::Succeeded);
+        let failed = record("1.2.0", 5, DeploymentState::Failed);
+        assert_eq!(restore_version(&failed, Some(&running), None), Ok("1.1.0".into()));
+    }
+
+    #[test]
+    fn old_records_and_rollbacks_are_refused() {
+        let running = record("1.1.0", 10, DeploymentState::Succeeded);
+        let old_failure = record("1.0.5", 15, DeploymentState::Failed);
+        assert_eq!(code(restore_version(&old_failure, Some(&running), None)), ErrorCode::RollbackTargetNotCurrent);
+        let superseded = record("1.0.0", 20, DeploymentState::Succeeded);
+        assert_eq!(code(restore_version(&superseded, Some(&running), None)), ErrorCode::RollbackTargetNotCurrent);
+        let mut rollback = running.clone();
+        rollback.kind = DeploymentKind::Rollback;
+        assert_eq!(code(restore_version(&rollback, Some(&rollback), None)), ErrorCode::RollbackOfRollback);
+    }
+
+    #[test]
+    fn nothing_to_restore_is_reported() {
+        let running = record("1.0.0", 10, DeploymentState::Succeeded);
+        assert_eq!(code(restore_version(&running, Some(&running), None)), ErrorCode::NoPriorSuccessfulVersion);
+        let failed = record("1.0.0", 10, DeploymentState::Failed);
+        assert_eq!(code(restore_version(&failed, None, None)), ErrorCode::NoPriorSuccessfulVersion);
+    }
+}

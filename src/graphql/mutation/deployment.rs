@@ -1,0 +1,46 @@
+use async_graphql::{Context, Object, ID};
+
+use crate::graphql::{context::ContextExt, inputs::deployment::DeploymentIntentInput, types::deployment::Deployment};
+
+#[derive(Default)]
+pub struct DeploymentMutation;
+
+#[Object]
+impl DeploymentMutation {
+    /// Deploys by intent after every guardrail; answers with the record as
+    /// PENDING or ACTIVE. A replay with the same key returns the same record.
+    async fn deploy(
+        &self,
+        ctx: &Context<'_>,
+        intent: DeploymentIntentInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Deployment> {
+        let record = ctx.services()?.deploy(ctx.caller()?, intent.into(), &idempotency_key).await?;
+        Ok(Deployment(record))
+    }
+
+    /// Rolls back the running deployment (or a failed one newer than it)
+    /// to the previous successful version.
+    async fn rollback(
+        &self,
+        ctx: &Context<'_>,
+        deployment_id: ID,
+        change_summary: Option<String>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Deployment> {
+        let record = ctx.services()?.rollback(ctx.caller()?, &deployment_id, change_summary, &idempotency_key).await?;
+        Ok(Deployment(record))
+    }
+
+    /// Asks the engine to cancel an in-flight deployment; the record turns
+    /// CANCELED when the engine confirms.
+    async fn cancel_deployment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Deployment> {
+        let record = ctx.services()?.cancel_deployment(ctx.caller()?, &id, &idempotency_key).await?;
+        Ok(Deployment(record))
+    }
+}

@@ -1,0 +1,8 @@
+//! The Mutation root, merged from one object per domain.
+
+mod deployment;
+
+use async_graphql::MergedObject;
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(deployment::DeploymentMutation);

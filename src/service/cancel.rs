@@ -1,0 +1,139 @@
+//! `cancelDeployment` (DESIGN §5, §10 Cancel): ask the engine to cancel an
+//! in-flight record; the record becomes CANCELED when the engine confirms
+//! (on a later refresh).
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{audit::AuditSubject, forbidden, Caller, Services};
+use crate::{
+    domain::{
+        catalog::AuditOutcome, deployment::DeploymentRecord, deployment::TimelineEvent, ids::IdempotencyKey,
+        DomainError, ErrorCode,
+    },
+    store::idempotency::IdempotencyEntry,
+};
+
+impl Services {
+    pub async fn cancel_deployment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        key: &str,
+    ) -> Result<DeploymentRecord, DomainError> {
+        let record = match Uuid::parse_str(id) {
+            Ok(uuid) => self.store.deployment(uuid).await?,
+            Err(_) => None,
+        };
+        let subject = AuditSubject {
+            event_type: "DEPLOY_CANCEL",
+            target_type: "DEPLOYMENT",
+            target_id: id.to_owned(),
+            delivery_group_id: record.as_ref().map(|r| r.delivery_group_id.clone()),
+            service_name: record.as_ref().map(|r| r.service.clone()),
+            environment: record.as_ref().map(|r| r.environment.clone()),
+        };
+        match self.cancel_checked(caller, id, key, record, &subject).await {
+            Ok(record) => Ok(record),
+            Err((err, true)) => {
+                self.audit_denial(caller, &subject, &err).await;
+                Err(err)
+            }
+            Err((err, false)) => Err(err),
+        }
+    }
+
+    /// Returns the error and whether it is a denial to audit.
+    async fn cancel_checked(
+        &self,
+        caller: &Caller,
+        id: &str,
+        key: &str,
+        record: Option<DeploymentRecord>,
+        subject: &AuditSubject,
+    ) -> Result<DeploymentRecord, (DomainError, bool)> {
+        let deny = |err: DomainError| (err, true);
+        if !caller.principal.can_deploy() {
+            return Err(deny(forbidden("cancel deployments")));
+        }
+        if self.store.settings().await.map_err(|e| (e.into(), false))?.mutations_disabled {
+            return Err(deny(DomainError::new(
+                ErrorCode::MutationsDisabled,
+                "mutations are disabled by the kill switch",
+            )));
+        }
+        let key = IdempotencyKey::parse(key).map_err(deny)?;
+        let entry = IdempotencyEntry {
+            actor_id: caller.principal.actor_id.clone(),
+            mutation: "cancelDeployment".into(),
+            key: key.as_str().to_owned(),
+            fingerprint: json!({ "id": id }).to_string(),
+        };
+        if let Some(stored) = self.store.find_idempotency(&entry, self.now()).await.map_err(|e| (e.into(), false))? {
+            if stored.fingerprint != entry.fingerprint {
+                return Err(deny(DomainError::new(
+                    ErrorCode::IdempotencyConflict,
+                    "this idempotency key was already used with a different input",
+                )));
+            }
+            if let Some(record) = record {
+                return Ok(record);
+            }
+        }
+        let Some(record) = record else {
+            return Err(deny(DomainError::not_found("deployment", id)));
+        };
+        if caller.principal.is_group_scoped() {
+            let groups =
+                self.store.group_ids_with_member(&caller.principal.actor_id).await.map_err(|e| (e.into(), false))?;
+            if !groups.contains(&record.delivery_group_id) {
+                return Err(deny(DomainError::new(
+                    ErrorCode::DeliveryGroupScopeRequired,
+                    format!("you are not a member of delivery group '{}'", record.delivery_group_id),
+                )));
+            }
+        }
+        let record = self.refresh(record).await.map_err(|e| (e, false))?;
+        if record.state.is_terminal() {
+            return Err(deny(DomainError::new(
+                ErrorCode::DeploymentNotCancelable,
+                format!("deployment {} is {} and can no longer be canceled", record.id, record.state),
+            )));
+        }
+        let Some(execution_id) = record.engine_execution_id.clone() else {
+            return Err(deny(DomainError::new(
+                ErrorCode::DeploymentNotCancelable,
+                "the engine has not accepted this deployment yet; retry in a moment",
+            )));
+        };
+        let reason = format!("dxcp:{}:deployment={}", caller.principal.actor_id, record.id);
+        if let Err(err) = self.engine.cancel(&execution_id, &caller.principal.actor_id, &reason).await {
+            let code = err.code();
+            let event =
+                self.audit_event(caller, subject, AuditOutcome::Failed, format!("DEPLOY_CANCEL failed: {code}"));
+            self.record_audit(event).await;
+            return Err((
+                DomainError::new(code, "the engine did not accept the cancel request")
+                    .with_operator_hint(err.operator_detail()),
+                false,
+            ));
+        }
+        let now = self.now();
+        let event = TimelineEvent {
+            key: "CANCEL_REQUESTED".into(),
+            label: "Cancel requested".into(),
+            occurred_at: now,
+            detail: Some(format!("by {}", caller.principal.actor_id)),
+        };
+        self.store.append_timeline(record.id, &event).await.map_err(|e| (e.into(), false))?;
+        let audit = self.audit_event(
+            caller,
+            subject,
+            AuditOutcome::Success,
+            format!("DEPLOY_CANCEL requested for {}", record.id),
+        );
+        self.record_audit(audit).await;
+        self.store.remember_idempotency(&entry, &record.id.to_string(), now).await.map_err(|e| (e.into(), false))?;
+        Ok(record)
+    }
+}

@@ -1,0 +1,162 @@
+//! The admission transaction (DESIGN §4 steps 10-11 and §5): serialized per
+//! (delivery group, environment), it re-checks the idempotency key, counts
+//! quota and concurrency from the records themselves, and inserts the
+//! record with its timeline, audit event and idempotency key, or nothing.
+//!
+//! Serialization: the first statement upserts the (group, environment) row
+//! of `admission_locks`. On PostgreSQL that holds a row lock until commit;
+//! on SQLite the first write takes the database write lock. Either way two
+//! admissions to the same (group, environment) can never both see the last
+//! free slot, on one replica or many.
+
+use chrono::{DateTime, Utc};
+use entity::{admission_lock, deployment};
+use sea_orm::{
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{
+    audit::insert_audit,
+    convert::truncate_to_micros,
+    deployments::{insert_bundles, RecordBundle},
+    idempotency::{self, IdempotencyEntry, StoredKey},
+    Store, StoreError,
+};
+use crate::domain::{
+    catalog::AuditEvent,
+    deployment::{DeploymentKind, DeploymentState},
+    guardrails::{Usage, Violation},
+};
+
+/// What to admit.
+pub struct AdmissionRequest {
+    pub bundle: RecordBundle,
+    pub audit: AuditEvent,
+    pub idempotency: IdempotencyEntry,
+    /// Start of the UTC day the quota counts from.
+    pub day_start: DateTime<Utc>,
+}
+
+pub enum AdmissionOutcome {
+    /// The record was written; `usage` is what was counted before it.
+    Admitted { usage: Usage },
+    /// The key was used first by another request (same or other input).
+    KeyTaken(StoredKey),
+    /// Quota or concurrency refused it; nothing was written.
+    Refused { violations: Vec<Violation>, usage: Usage },
+}
+
+impl Store {
+    /// Runs the admission transaction. `check` sees the counted usage and
+    /// returns the violations of steps 10-11 (empty to admit).
+    pub async fn admit(
+        &self,
+        mut request: AdmissionRequest,
+        check: impl FnOnce(Usage) -> Vec<Violation>,
+    ) -> Result<AdmissionOutcome, StoreError> {
+        let record = &request.bundle.record;
+        let now = record.created_at;
+        let tx = self.conn().begin().await?;
+        lock_group_environment(&tx, &record.delivery_group_id, &record.environment, now).await?;
+
+        if let Some(stored) = idempotency::find(&tx, &request.idempotency, now).await? {
+            tx.rollback().await?;
+            return Ok(AdmissionOutcome::KeyTaken(stored));
+        }
+        let usage =
+            usage_in(&tx, &record.delivery_group_id, &record.environment, record.kind, request.day_start).await?;
+        let violations = check(usage);
+        if !violations.is_empty() {
+            tx.rollback().await?;
+            return Ok(AdmissionOutcome::Refused { violations, usage });
+        }
+
+        if let Some(snapshot) = request.bundle.policy_snapshot.as_object_mut() {
+            snapshot.insert("usedToday".into(), usage.created_today.into());
+            snapshot.insert("inFlight".into(), usage.in_flight.into());
+        }
+        idempotency::purge_expired(&tx, &request.idempotency, now).await?;
+        insert_bundles(&tx, std::slice::from_ref(&request.bundle)).await?;
+        insert_audit(&tx, &request.audit).await?;
+        idempotency::insert(&tx, &request.idempotency, &request.bundle.record.id.to_string(), now).await?;
+        tx.commit().await?;
+        Ok(AdmissionOutcome::Admitted { usage })
+    }
+
+    /// Quota and concurrency usage of a (group, environment), outside any
+    /// lock: for previews (`validateDeployment`), never for admission.
+    pub async fn usage(
+        &self,
+        group_id: &str,
+        environment: &str,
+        kind: DeploymentKind,
+        day_start: DateTime<Utc>,
+    ) -> Result<Usage, StoreError> {
+        usage_in(self.conn(), group_id, environment, kind, day_start).await
+    }
+
+    /// Ids of in-flight records of a (group, environment).
+    pub async fn in_flight_ids(&self, group_id: &str, environment: &str) -> Result<Vec<Uuid>, StoreError> {
+        use sea_orm::QuerySelect;
+        let ids: Vec<String> = deployment::Entity::find()
+            .select_only()
+            .column(deployment::Column::Id)
+            .filter(deployment::Column::DeliveryGroupId.eq(group_id))
+            .filter(deployment::Column::Environment.eq(environment))
+            .filter(deployment::Column::State.is_in(in_flight_states()))
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        ids.iter().map(|id| super::convert::parse_uuid(id)).collect()
+    }
+}
+
+fn in_flight_states() -> Vec<&'static str> {
+    DeploymentState::IN_FLIGHT.iter().map(|s| s.as_str()).collect()
+}
+
+async fn lock_group_environment(
+    conn: &impl ConnectionTrait,
+    group_id: &str,
+    environment: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    admission_lock::Entity::insert(admission_lock::ActiveModel {
+        delivery_group_id: Set(group_id.to_owned()),
+        environment: Set(environment.to_owned()),
+        locked_at: Set(truncate_to_micros(now)),
+    })
+    .on_conflict(
+        OnConflict::columns([admission_lock::Column::DeliveryGroupId, admission_lock::Column::Environment])
+            .update_column(admission_lock::Column::LockedAt)
+            .to_owned(),
+    )
+    .exec(conn)
+    .await?;
+    Ok(())
+}
+
+async fn usage_in(
+    conn: &impl ConnectionTrait,
+    group_id: &str,
+    environment: &str,
+    kind: DeploymentKind,
+    day_start: DateTime<Utc>,
+) -> Result<Usage, StoreError> {
+    let created_today = deployment::Entity::find()
+        .filter(deployment::Column::DeliveryGroupId.eq(group_id))
+        .filter(deployment::Column::Environment.eq(environment))
+        .filter(deployment::Column::Kind.eq(kind.as_str()))
+        .filter(deployment::Column::CreatedAt.gte(truncate_to_micros(day_start)))
+        .count(conn)
+        .await?;
+    let in_flight = deployment::Entity::find()
+        .filter(deployment::Column::DeliveryGroupId.eq(group_id))
+        .filter(deployment::Column::Environment.eq(environment))
+        .filter(deployment::Column::State.is_in(in_flight_states()))
+        .count(conn)
+        .await?;
+    Ok(Usage { created_today: created_today as i64, in_flight: in_flight as i64 })
+}
