@@ -163,7 +163,21 @@ fn build_authenticator(config: &Config) -> anyhow::Result<Arc<dyn Authenticator>
             }
             Ok(Arc::new(DevTokenAuthenticator::new(&config.dev_tokens)))
         }
-        AuthMode::Oidc => anyhow::bail!("DXCP_AUTH=oidc is not available in this build yet"),
+        AuthMode::Oidc => {
+            // Config leaves `dev_tokens` empty in this mode; only the OIDC
+            // authenticator is built, so no static token can be accepted.
+            let settings = config.oidc.as_ref().context("DXCP_AUTH=oidc needs the DXCP_OIDC_* settings")?;
+            let http = crate::auth::oidc::http_client()?;
+            let authenticator = crate::auth::oidc::OidcAuthenticator::new(settings, http)?;
+            tracing::info!(
+                issuer = %settings.issuer,
+                audience = %settings.audience,
+                jwks_url = %settings.jwks_url,
+                roles_claim = %settings.roles_claim,
+                "OIDC authentication (RS256 tokens from the JWKS)"
+            );
+            Ok(Arc::new(authenticator))
+        }
     }
 }
 

@@ -113,8 +113,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/dxcp.db?mode=rwc";
 pub const DEFAULT_DEV_TOKENS: &str =
     "dxcp-dev-admin=admin:PLATFORM_ADMIN,dxcp-dev-owner=owner:DELIVERY_OWNER,dxcp-dev-observer=observer:OBSERVER,dxcp-dev-ci=ci:CI_PUBLISHER";
 pub const DEFAULT_ROLE_MAP: &str = "dxcp-platform-admins=PLATFORM_ADMIN,dxcp-delivery-owners=DELIVERY_OWNER,dxcp-observers=OBSERVER,dxcp-ci-publishers=CI_PUBLISHER";
-/// Rate limits must stay within this range (DESIGN §9).
-pub const RPM_RANGE: std::ops::RangeInclusive<i32> = 1..=100_000;
+pub use crate::domain::catalog::RPM_RANGE;
 
 impl Config {
     /// Reads the process environment.

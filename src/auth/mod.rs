@@ -3,6 +3,7 @@
 //! GraphQL parsing, so an unauthenticated request does no work.
 
 pub mod dev_tokens;
+pub mod oidc;
 
 use crate::domain::Principal;
 
@@ -14,6 +15,10 @@ pub enum AuthError {
     Malformed,
     #[error("invalid or unknown token")]
     Invalid,
+    /// An OIDC token that failed validation. The reason is for the edge's
+    /// log line only: the client gets the same 401 as for any other refusal.
+    #[error("token refused: {0}")]
+    Rejected(oidc::Rejection),
 }
 
 #[async_trait::async_trait]

@@ -161,6 +161,9 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// Rate limits (requests per minute per caller) must stay within this range.
+pub const RPM_RANGE: std::ops::RangeInclusive<i32> = 1..=100_000;
+
 /// Process-independent settings kept in the database (DESIGN §9).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemSettings {

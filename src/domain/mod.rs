@@ -1,6 +1,7 @@
 //! Pure domain rules and types: no IO, no async, no database or HTTP types.
 //! Time is always passed in as an argument so every rule is testable.
 
+pub mod admin;
 pub mod build;
 pub mod catalog;
 pub mod deployment;

@@ -28,7 +28,7 @@ use crate::{
     config::Introspection,
     domain::{ErrorCode, Principal},
     graphql::loaders::Loaders,
-    service::Caller,
+    service::{limits::RequestClass, Caller},
 };
 
 /// Most operations one batched POST may carry.
@@ -158,14 +158,25 @@ pub async fn handle(
         other => other,
     };
 
+    let mut reads = false;
     for request in batch.iter_mut() {
-        if let Err(message) = check_document(request, &method) {
-            let status = if message.is_parse_error { StatusCode::BAD_REQUEST } else { StatusCode::METHOD_NOT_ALLOWED };
-            let mut response = refuse(media, status, ErrorCode::InvalidRequest, &message.text, &request_id);
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        match check_document(request, &method) {
+            Ok(kind) => reads |= kind == OperationType::Query,
+            Err(message) => {
+                let status =
+                    if message.is_parse_error { StatusCode::BAD_REQUEST } else { StatusCode::METHOD_NOT_ALLOWED };
+                let mut response = refuse(media, status, ErrorCode::InvalidRequest, &message.text, &request_id);
+                if status == StatusCode::METHOD_NOT_ALLOWED {
+                    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+                }
+                return response;
             }
-            return response;
+        }
+    }
+    // Reads are limited here; mutations inside their use case (guardrail step 3).
+    if reads {
+        if let Err(err) = state.services.check_rate(&principal, RequestClass::Read).await {
+            return rate_limited(media, &err, &request_id);
         }
     }
 
@@ -232,28 +243,43 @@ struct DocumentProblem {
     is_parse_error: bool,
 }
 
-/// Parses the document once (async-graphql reuses it) and refuses
-/// mutations over GET.
-fn check_document(request: &mut Request, method: &Method) -> Result<(), DocumentProblem> {
+/// Parses the document once (async-graphql reuses it), tells which kind
+/// of operation will run, and refuses mutations over GET.
+fn check_document(request: &mut Request, method: &Method) -> Result<OperationType, DocumentProblem> {
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().map_err(|e| DocumentProblem { text: e.message, is_parse_error: true })?;
-    if *method != Method::GET {
-        return Ok(());
-    }
-    let is_mutation = match &document.operations {
-        DocumentOperations::Single(op) => op.node.ty != OperationType::Query,
+    let kind = match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty,
         DocumentOperations::Multiple(ops) => match operation_name.as_deref() {
-            Some(name) => ops.get(name).is_some_and(|op| op.node.ty != OperationType::Query),
-            None => ops.values().any(|op| op.node.ty != OperationType::Query),
+            Some(name) => ops.get(name).map(|op| op.node.ty).unwrap_or(OperationType::Query),
+            // Without a name only a single operation validates; be strict and
+            // take the document as a mutation if any operation is one.
+            None => {
+                ops.values().map(|op| op.node.ty).find(|t| *t != OperationType::Query).unwrap_or(OperationType::Query)
+            }
         },
     };
-    if is_mutation {
+    if *method == Method::GET && kind != OperationType::Query {
         return Err(DocumentProblem {
             text: "only queries may be sent with GET; use POST".to_owned(),
             is_parse_error: false,
         });
     }
-    Ok(())
+    Ok(kind)
+}
+
+/// 429 with `RATE_LIMITED`, `retryAfterSeconds` and `Retry-After`.
+fn rate_limited(media: Media, err: &crate::domain::DomainError, request_id: &str) -> Response {
+    let seconds = err.retry_after_seconds.unwrap_or(1);
+    let body = serde_json::json!({
+        "errors": [{ "message": err.message, "extensions": {
+            "code": err.code.as_str(), "requestId": request_id, "retryAfterSeconds": seconds } }]
+    });
+    let mut response = reply(media, StatusCode::TOO_MANY_REQUESTS, &body);
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Attaches per-request data and the introspection policy to each operation.

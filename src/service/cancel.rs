@@ -5,13 +5,11 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, Caller, Services};
-use crate::{
-    domain::{
-        catalog::AuditOutcome, deployment::DeploymentRecord, deployment::TimelineEvent, ids::IdempotencyKey,
-        DomainError, ErrorCode,
-    },
-    store::idempotency::IdempotencyEntry,
+use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, Caller, Services};
+use crate::domain::{
+    catalog::AuditOutcome,
+    deployment::{DeploymentRecord, TimelineEvent},
+    DomainError, ErrorCode,
 };
 
 impl Services {
@@ -53,32 +51,26 @@ impl Services {
         subject: &AuditSubject,
     ) -> Result<DeploymentRecord, (DomainError, bool)> {
         let deny = |err: DomainError| (err, true);
-        if !caller.principal.can_deploy() {
-            return Err(deny(forbidden("cancel deployments")));
-        }
-        if self.store.settings().await.map_err(|e| (e.into(), false))?.mutations_disabled {
-            return Err(deny(DomainError::new(
-                ErrorCode::MutationsDisabled,
-                "mutations are disabled by the kill switch",
-            )));
-        }
-        let key = IdempotencyKey::parse(key).map_err(deny)?;
-        let entry = IdempotencyEntry {
-            actor_id: caller.principal.actor_id.clone(),
-            mutation: "cancelDeployment".into(),
-            key: key.as_str().to_owned(),
-            fingerprint: json!({ "id": id }).to_string(),
-        };
-        if let Some(stored) = self.store.find_idempotency(&entry, self.now()).await.map_err(|e| (e.into(), false))? {
-            if stored.fingerprint != entry.fingerprint {
-                return Err(deny(DomainError::new(
-                    ErrorCode::IdempotencyConflict,
-                    "this idempotency key was already used with a different input",
-                )));
-            }
-            if let Some(record) = record {
-                return Ok(record);
-            }
+        let opened = self
+            .open_mutation(
+                caller,
+                MutationRequest {
+                    mutation: "cancelDeployment",
+                    key,
+                    fingerprint: json!({ "id": id }),
+                    permitted: if caller.principal.can_deploy() {
+                        Ok(())
+                    } else {
+                        Err(forbidden("cancel deployments"))
+                    },
+                    kill_switch_exempt: false,
+                },
+            )
+            .await
+            .map_err(deny)?;
+        let entry = opened.entry;
+        if let (Some(_), Some(record)) = (opened.replay, record.as_ref()) {
+            return Ok(record.clone());
         }
         let Some(record) = record else {
             return Err(deny(DomainError::not_found("deployment", id)));

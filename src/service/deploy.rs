@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, Caller, Services};
+use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, Caller, Services};
 use crate::{
     domain::{
         catalog::{AuditOutcome, DeliveryGroup, Environment, Recipe, Service},
         deployment::{DeploymentKind, DeploymentRecord, DeploymentState, TimelineEvent},
         failure::engine_call_failure,
         guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, Usage, Violation},
-        ids::IdempotencyKey,
         rollback::restore_version,
         state_machine::timeline_entry,
         DomainError, ErrorCode,
@@ -204,7 +203,7 @@ impl Services {
     async fn submit<F, Fut>(
         &self,
         caller: &Caller,
-        mutation: &str,
+        mutation: &'static str,
         key: &str,
         fingerprint: serde_json::Value,
         subject: &AuditSubject,
@@ -214,23 +213,25 @@ impl Services {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(RecordBundle, DeliveryGroup), Refusal>>,
     {
-        // 1. Role.
-        if !caller.principal.can_deploy() {
-            return Err(Refusal::Denied(forbidden("deploy or roll back")));
-        }
-        // 2. Kill switch.
-        if self.store.settings().await?.mutations_disabled {
-            return Err(denied(ErrorCode::MutationsDisabled, "mutations are disabled by the kill switch"));
-        }
-        // 4. Idempotency: a replay returns the original record and runs nothing.
-        let key = IdempotencyKey::parse(key).map_err(Refusal::Denied)?;
-        let entry = IdempotencyEntry {
-            actor_id: caller.principal.actor_id.clone(),
-            mutation: mutation.to_owned(),
-            key: key.as_str().to_owned(),
-            fingerprint: fingerprint.to_string(),
-        };
-        if let Some(stored) = self.store.find_idempotency(&entry, self.now()).await? {
+        let opened = self
+            .open_mutation(
+                caller,
+                MutationRequest {
+                    mutation,
+                    key,
+                    fingerprint,
+                    permitted: if caller.principal.can_deploy() {
+                        Ok(())
+                    } else {
+                        Err(forbidden("deploy or roll back"))
+                    },
+                    kill_switch_exempt: false,
+                },
+            )
+            .await
+            .map_err(Refusal::Denied)?;
+        let entry = opened.entry;
+        if let Some(stored) = opened.replay {
             return self.replay(&entry, stored).await;
         }
         // 5-9.

@@ -1,9 +1,13 @@
 //! Use cases: load, decide with the domain, write through the store, call
 //! the engine. Resolvers call exactly one function here.
 
+pub mod admin;
 pub mod audit;
+pub mod builds;
 pub mod cancel;
 pub mod deploy;
+pub mod limits;
+pub(crate) mod mutation;
 pub mod reads;
 pub mod refresh;
 
@@ -30,6 +34,7 @@ pub struct Services {
     pub(crate) store: Store,
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) policy: RuntimePolicy,
+    pub(crate) limits: Arc<limits::Limits>,
 }
 
 /// Process-wide knobs of the use cases, from configuration.
@@ -41,7 +46,7 @@ pub struct RuntimePolicy {
 
 impl Services {
     pub fn new(store: Store, engine: Arc<dyn Engine>, policy: RuntimePolicy) -> Self {
-        Self { store, engine, policy }
+        Self { store, engine, policy, limits: Arc::default() }
     }
 
     pub fn store(&self) -> &Store {

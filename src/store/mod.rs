@@ -1,6 +1,7 @@
 //! Storage: the only module that speaks SeaORM. It owns connections,
 //! migrations and transactions (DESIGN §1, §8); callers get domain types.
 
+pub mod admin;
 pub mod admission;
 pub mod audit;
 pub mod builds;

@@ -1,4 +1,5 @@
 //! Input objects.
 
+pub mod catalog;
 pub mod deployment;
 pub mod filters;

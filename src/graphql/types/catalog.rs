@@ -1,11 +1,12 @@
 //! Catalogue types: services, environments, recipes, delivery groups,
 //! builds, the viewer and system settings.
 
-use async_graphql::{Enum, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 
+use super::admin_only;
 use crate::{
     domain::{catalog as domain, Principal},
-    graphql::{guard::AdminGuard, scalars::DateTime},
+    graphql::scalars::DateTime,
 };
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -119,19 +120,16 @@ impl Recipe {
         &self.0.effective_behavior_summary
     }
     /// PLATFORM_ADMIN only.
-    #[graphql(guard = "AdminGuard")]
-    async fn spinnaker_application(&self) -> Option<&str> {
-        Some(&self.0.spinnaker_application)
+    async fn spinnaker_application(&self, ctx: &Context<'_>) -> Option<&str> {
+        admin_only(ctx, Some(self.0.spinnaker_application.as_str())).await
     }
     /// PLATFORM_ADMIN only.
-    #[graphql(guard = "AdminGuard")]
-    async fn deploy_pipeline(&self) -> Option<&str> {
-        Some(&self.0.deploy_pipeline)
+    async fn deploy_pipeline(&self, ctx: &Context<'_>) -> Option<&str> {
+        admin_only(ctx, Some(self.0.deploy_pipeline.as_str())).await
     }
     /// PLATFORM_ADMIN only.
-    #[graphql(guard = "AdminGuard")]
-    async fn rollback_pipeline(&self) -> Option<&str> {
-        Some(&self.0.rollback_pipeline)
+    async fn rollback_pipeline(&self, ctx: &Context<'_>) -> Option<&str> {
+        admin_only(ctx, Some(self.0.rollback_pipeline.as_str())).await
     }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()

@@ -2,9 +2,10 @@
 
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
 
+use super::admin_only;
 use crate::{
     domain::deployment as domain,
-    graphql::{error::coded, guard::AdminGuard, loaders::Loaders, scalars::DateTime},
+    graphql::{error::coded, loaders::Loaders, scalars::DateTime},
 };
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -171,14 +172,12 @@ impl Deployment {
         self.0.engine_type.into()
     }
     /// The engine's execution id. PLATFORM_ADMIN only.
-    #[graphql(guard = "AdminGuard")]
-    async fn engine_execution_id(&self) -> Option<&str> {
-        self.0.engine_execution_id.as_deref()
+    async fn engine_execution_id(&self, ctx: &Context<'_>) -> Option<&str> {
+        admin_only(ctx, self.0.engine_execution_id.as_deref()).await
     }
     /// Link to the execution in the engine's UI. PLATFORM_ADMIN only.
-    #[graphql(guard = "AdminGuard")]
-    async fn engine_execution_url(&self) -> Option<&str> {
-        self.0.engine_execution_url.as_deref()
+    async fn engine_execution_url(&self, ctx: &Context<'_>) -> Option<&str> {
+        admin_only(ctx, self.0.engine_execution_url.as_deref()).await
     }
 }
 

@@ -1,0 +1,475 @@
+//! Administrative changes, pure: validating inputs against what exists and
+//! listing which fields changed (DESIGN §10 Administration).
+//!
+//! Validation errors are `INVALID_REQUEST` with a message that names the
+//! field; the use case maps a missing target to `NOT_FOUND`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{
+    catalog::{
+        DeliveryGroup, Environment, EnvironmentType, FieldChange, Guardrails, Recipe, Service, SystemSettings,
+        RPM_RANGE,
+    },
+    ids::is_valid_name,
+    DomainError, ErrorCode,
+};
+
+/// Longest free-text field (names, descriptions, summaries) accepted.
+pub const MAX_TEXT_CHARS: usize = 1_000;
+
+fn invalid(message: impl Into<String>) -> DomainError {
+    DomainError::new(ErrorCode::InvalidRequest, message)
+}
+
+fn check_name(field: &str, value: &str) -> Result<(), DomainError> {
+    if is_valid_name(value) {
+        Ok(())
+    } else {
+        Err(invalid(format!("{field} '{value}' must match ^[a-z0-9][a-z0-9-]{{0,62}}$")))
+    }
+}
+
+fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
+    let length = value.trim().chars().count();
+    if length == 0 || length > MAX_TEXT_CHARS {
+        return Err(invalid(format!("{field} must be 1 to {MAX_TEXT_CHARS} characters")));
+    }
+    Ok(())
+}
+
+fn check_optional_text(field: &str, value: Option<&str>) -> Result<(), DomainError> {
+    value.map_or(Ok(()), |v| if v.chars().count() > MAX_TEXT_CHARS { check_text(field, "") } else { Ok(()) })
+}
+
+fn no_duplicates(field: &str, values: &[String]) -> Result<(), DomainError> {
+    let unique: BTreeSet<&String> = values.iter().collect();
+    if unique.len() == values.len() {
+        Ok(())
+    } else {
+        Err(invalid(format!("{field} lists a value twice")))
+    }
+}
+
+/// Input of `createDeliveryGroup` / `updateDeliveryGroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInput {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub members: Option<Vec<String>>,
+    pub services: Vec<String>,
+    pub allowed_recipes: Vec<String>,
+    pub allowed_environments: Vec<String>,
+    pub default_recipe_id: Option<String>,
+    pub max_concurrent_deployments: Option<i32>,
+    pub daily_deploy_quota: Option<i32>,
+    pub daily_rollback_quota: Option<i32>,
+}
+
+/// What exists in the catalogue, for reference checks.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub recipes: BTreeSet<String>,
+    pub environments: BTreeSet<String>,
+    /// Service name -> the group it belongs to, if any.
+    pub services: HashMap<String, Option<String>>,
+}
+
+fn positive(field: &str, value: Option<i32>, default: i32) -> Result<i32, DomainError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v > 0 => Ok(v),
+        Some(v) => Err(invalid(format!("{field} must be a positive integer, not {v}"))),
+    }
+}
+
+/// Validates a group input; `existing` is the group being updated. Omitted
+/// guardrails take the defaults; omitted members keep the current ones.
+pub fn validate_group(
+    input: &GroupInput,
+    existing: Option<&DeliveryGroup>,
+    known: &Known,
+) -> Result<GroupSpec, DomainError> {
+    check_name("id", &input.id)?;
+    check_text("name", &input.name)?;
+    check_optional_text("description", input.description.as_deref())?;
+    for (field, list) in [
+        ("services", &input.services),
+        ("allowedRecipes", &input.allowed_recipes),
+        ("allowedEnvironments", &input.allowed_environments),
+    ] {
+        no_duplicates(field, list)?;
+    }
+    if let Some(members) = &input.members {
+        no_duplicates("members", members)?;
+        if members.iter().any(|m| m.trim().is_empty()) {
+            return Err(invalid("members must not contain an empty actor id"));
+        }
+    }
+    for recipe in &input.allowed_recipes {
+        if !known.recipes.contains(recipe) {
+            return Err(invalid(format!("allowedRecipes: unknown recipe '{recipe}'")));
+        }
+    }
+    for environment in &input.allowed_environments {
+        if !known.environments.contains(environment) {
+            return Err(invalid(format!("allowedEnvironments: unknown environment '{environment}'")));
+        }
+    }
+    if let Some(default) = &input.default_recipe_id {
+        if !input.allowed_recipes.contains(default) {
+            return Err(invalid(format!("defaultRecipeId '{default}' is not in allowedRecipes")));
+        }
+    }
+    for service in &input.services {
+        match known.services.get(service) {
+            None => return Err(invalid(format!("services: unknown service '{service}'"))),
+            Some(Some(group)) if *group != input.id => {
+                return Err(invalid(format!("services: '{service}' already belongs to delivery group '{group}'")))
+            }
+            Some(_) => {}
+        }
+    }
+    let defaults = Guardrails::default();
+    let guardrails = Guardrails {
+        max_concurrent_deployments: positive(
+            "guardrails.maxConcurrentDeployments",
+            input.max_concurrent_deployments,
+            defaults.max_concurrent_deployments,
+        )?,
+        daily_deploy_quota: positive(
+            "guardrails.dailyDeployQuota",
+            input.daily_deploy_quota,
+            defaults.daily_deploy_quota,
+        )?,
+        daily_rollback_quota: positive(
+            "guardrails.dailyRollbackQuota",
+            input.daily_rollback_quota,
+            defaults.daily_rollback_quota,
+        )?,
+    };
+    let members = match (&input.members, existing) {
+        (Some(members), _) => members.clone(),
+        (None, Some(group)) => group.members.clone(),
+        (None, None) => Vec::new(),
+    };
+    Ok(GroupSpec { members, guardrails })
+}
+
+/// The parts of a group that validation resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    pub members: Vec<String>,
+    pub guardrails: Guardrails,
+}
+
+/// Input of `createRecipe` / `updateRecipe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipeInput {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub effective_behavior_summary: String,
+    pub spinnaker_application: String,
+    pub deploy_pipeline: String,
+    pub rollback_pipeline: String,
+}
+
+pub fn validate_recipe(input: &RecipeInput) -> Result<(), DomainError> {
+    check_name("id", &input.id)?;
+    check_text("name", &input.name)?;
+    check_optional_text("description", input.description.as_deref())?;
+    check_text("effectiveBehaviorSummary", &input.effective_behavior_summary)?;
+    check_text("spinnakerApplication", &input.spinnaker_application)?;
+    check_text("deployPipeline", &input.deploy_pipeline)?;
+    check_text("rollbackPipeline", &input.rollback_pipeline)
+}
+
+/// True when an update would change what the engine runs.
+pub fn changes_engine_mapping(current: &Recipe, input: &RecipeInput) -> bool {
+    current.spinnaker_application != input.spinnaker_application
+        || current.deploy_pipeline != input.deploy_pipeline
+        || current.rollback_pipeline != input.rollback_pipeline
+}
+
+/// Input of `upsertService`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub compatible_recipes: Option<Vec<String>>,
+}
+
+pub fn validate_service(input: &ServiceInput, known: &Known) -> Result<(), DomainError> {
+    check_name("name", &input.name)?;
+    check_optional_text("description", input.description.as_deref())?;
+    if let Some(recipes) = &input.compatible_recipes {
+        no_duplicates("compatibleRecipes", recipes)?;
+        if let Some(unknown) = recipes.iter().find(|r| !known.recipes.contains(*r)) {
+            return Err(invalid(format!("compatibleRecipes: unknown recipe '{unknown}'")));
+        }
+    }
+    Ok(())
+}
+
+/// Input of `upsertEnvironment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentInput {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub env_type: EnvironmentType,
+    pub promotion_order: Option<i32>,
+    pub enabled: bool,
+}
+
+pub fn validate_environment(input: &EnvironmentInput) -> Result<Environment, DomainError> {
+    check_name("name", &input.name)?;
+    if let Some(display) = &input.display_name {
+        check_text("displayName", display)?;
+    }
+    Ok(Environment {
+        name: input.name.clone(),
+        display_name: input.display_name.clone().unwrap_or_else(|| input.name.clone()),
+        env_type: input.env_type,
+        promotion_order: input.promotion_order,
+        enabled: input.enabled,
+    })
+}
+
+/// Input of `updateSystemSettings`: omitted fields keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsInput {
+    pub mutations_disabled: Option<bool>,
+    pub read_rpm: Option<i32>,
+    pub mutate_rpm: Option<i32>,
+    pub daily_build_register_quota: Option<i32>,
+    pub ci_publishers: Option<Vec<String>>,
+}
+
+impl SettingsInput {
+    /// The only mutation the kill switch lets through: one turning it off.
+    pub fn turns_kill_switch_off(&self) -> bool {
+        self.mutations_disabled == Some(false)
+    }
+}
+
+pub fn apply_settings(current: &SystemSettings, input: &SettingsInput) -> Result<SystemSettings, DomainError> {
+    let rpm = |field: &str, value: Option<i32>, current: i32| match value {
+        None => Ok(current),
+        Some(v) if RPM_RANGE.contains(&v) => Ok(v),
+        Some(v) => Err(invalid(format!("{field} must be within 1..=100000, not {v}"))),
+    };
+    let ci_publishers = match &input.ci_publishers {
+        None => current.ci_publishers.clone(),
+        Some(list) => {
+            no_duplicates("ciPublishers", list)?;
+            if list.iter().any(|p| p.trim().is_empty()) {
+                return Err(invalid("ciPublishers must not contain an empty actor id"));
+            }
+            list.clone()
+        }
+    };
+    Ok(SystemSettings {
+        mutations_disabled: input.mutations_disabled.unwrap_or(current.mutations_disabled),
+        read_rpm: rpm("readRpm", input.read_rpm, current.read_rpm)?,
+        mutate_rpm: rpm("mutateRpm", input.mutate_rpm, current.mutate_rpm)?,
+        daily_build_register_quota: positive(
+            "dailyBuildRegisterQuota",
+            input.daily_build_register_quota,
+            current.daily_build_register_quota,
+        )?,
+        ci_publishers,
+    })
+}
+
+/// Field-by-field differences, named by their GraphQL field, values as text.
+#[derive(Debug, Default)]
+pub struct Changes(Vec<FieldChange>);
+
+impl Changes {
+    pub fn field(mut self, name: &str, old: Option<String>, new: Option<String>) -> Self {
+        if old != new {
+            self.0.push(FieldChange { field: name.to_owned(), old_value: old, new_value: new });
+        }
+        self
+    }
+
+    pub fn list(self, name: &str, old: Option<&[String]>, new: &[String]) -> Self {
+        self.field(name, old.map(list_text), Some(list_text(new)))
+    }
+
+    pub fn into_vec(self) -> Vec<FieldChange> {
+        self.0
+    }
+}
+
+/// Lists are written as JSON arrays so values with commas stay unambiguous.
+pub fn list_text(values: &[String]) -> String {
+    serde_json::Value::from(values.to_vec()).to_string()
+}
+
+/// Changes between an existing group (or none, for a create) and the new one.
+pub fn group_changes(old: Option<&DeliveryGroup>, new: &DeliveryGroup) -> Vec<FieldChange> {
+    let g = |v: i32| Some(v.to_string());
+    Changes::default()
+        .field("name", old.map(|o| o.name.clone()), Some(new.name.clone()))
+        .field("description", old.and_then(|o| o.description.clone()), new.description.clone())
+        .field("owner", old.and_then(|o| o.owner.clone()), new.owner.clone())
+        .list("members", old.map(|o| o.members.as_slice()), &new.members)
+        .list("services", old.map(|o| o.services.as_slice()), &new.services)
+        .list("allowedRecipes", old.map(|o| o.allowed_recipes.as_slice()), &new.allowed_recipes)
+        .list("allowedEnvironments", old.map(|o| o.allowed_environments.as_slice()), &new.allowed_environments)
+        .field("defaultRecipeId", old.and_then(|o| o.default_recipe_id.clone()), new.default_recipe_id.clone())
+        .field(
+            "guardrails.maxConcurrentDeployments",
+            old.and_then(|o| g(o.guardrails.max_concurrent_deployments)),
+            g(new.guardrails.max_concurrent_deployments),
+        )
+        .field(
+            "guardrails.dailyDeployQuota",
+            old.and_then(|o| g(o.guardrails.daily_deploy_quota)),
+            g(new.guardrails.daily_deploy_quota),
+        )
+        .field(
+            "guardrails.dailyRollbackQuota",
+            old.and_then(|o| g(o.guardrails.daily_rollback_quota)),
+            g(new.guardrails.daily_rollback_quota),
+        )
+        .into_vec()
+}
+
+pub fn recipe_changes(old: Option<&Recipe>, new: &Recipe) -> Vec<FieldChange> {
+    Changes::default()
+        .field("name", old.map(|o| o.name.clone()), Some(new.name.clone()))
+        .field("description", old.and_then(|o| o.description.clone()), new.description.clone())
+        .field("status", old.map(|o| o.status.to_string()), Some(new.status.to_string()))
+        .field(
+            "effectiveBehaviorSummary",
+            old.map(|o| o.effective_behavior_summary.clone()),
+            Some(new.effective_behavior_summary.clone()),
+        )
+        .field(
+            "spinnakerApplication",
+            old.map(|o| o.spinnaker_application.clone()),
+            Some(new.spinnaker_application.clone()),
+        )
+        .field("deployPipeline", old.map(|o| o.deploy_pipeline.clone()), Some(new.deploy_pipeline.clone()))
+        .field("rollbackPipeline", old.map(|o| o.rollback_pipeline.clone()), Some(new.rollback_pipeline.clone()))
+        .into_vec()
+}
+
+pub fn service_changes(old: Option<&Service>, new: &Service) -> Vec<FieldChange> {
+    Changes::default()
+        .field("description", old.and_then(|o| o.description.clone()), new.description.clone())
+        .list("compatibleRecipes", old.map(|o| o.compatible_recipes.as_slice()), &new.compatible_recipes)
+        .into_vec()
+}
+
+pub fn environment_changes(old: Option<&Environment>, new: &Environment) -> Vec<FieldChange> {
+    Changes::default()
+        .field("displayName", old.map(|o| o.display_name.clone()), Some(new.display_name.clone()))
+        .field("type", old.map(|o| o.env_type.to_string()), Some(new.env_type.to_string()))
+        .field(
+            "promotionOrder",
+            old.and_then(|o| o.promotion_order.map(|p| p.to_string())),
+            new.promotion_order.map(|p| p.to_string()),
+        )
+        .field("enabled", old.map(|o| o.enabled.to_string()), Some(new.enabled.to_string()))
+        .into_vec()
+}
+
+pub fn settings_changes(old: &SystemSettings, new: &SystemSettings) -> Vec<FieldChange> {
+    let text = |v: i32| Some(v.to_string());
+    Changes::default()
+        .field("mutationsDisabled", Some(old.mutations_disabled.to_string()), Some(new.mutations_disabled.to_string()))
+        .field("readRpm", text(old.read_rpm), text(new.read_rpm))
+        .field("mutateRpm", text(old.mutate_rpm), text(new.mutate_rpm))
+        .field("dailyBuildRegisterQuota", text(old.daily_build_register_quota), text(new.daily_build_register_quota))
+        .list("ciPublishers", Some(&old.ci_publishers), &new.ci_publishers)
+        .into_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Known {
+        Known {
+            recipes: ["standard".to_owned()].into(),
+            environments: ["sandbox".to_owned()].into(),
+            services: [("api".to_owned(), None), ("ledger".to_owned(), Some("other".to_owned()))].into(),
+        }
+    }
+
+    fn input() -> GroupInput {
+        GroupInput {
+            id: "team".into(),
+            name: "Team".into(),
+            description: None,
+            owner: None,
+            members: None,
+            services: vec!["api".into()],
+            allowed_recipes: vec!["standard".into()],
+            allowed_environments: vec!["sandbox".into()],
+            default_recipe_id: Some("standard".into()),
+            max_concurrent_deployments: None,
+            daily_deploy_quota: None,
+            daily_rollback_quota: None,
+        }
+    }
+
+    fn message(input: GroupInput) -> String {
+        validate_group(&input, None, &known()).expect_err("refused").message
+    }
+
+    #[test]
+    fn a_valid_group_takes_default_guardrails() {
+        let spec = validate_group(&input(), None, &known()).expect("valid");
+        assert_eq!(spec.guardrails, Guardrails::default());
+        assert!(spec.members.is_empty());
+    }
+
+    #[test]
+    fn group_references_and_guardrails_are_checked() {
+        assert!(message(GroupInput { services: vec!["ledger".into()], ..input() }).contains("already belongs"));
+        assert!(message(GroupInput { services: vec!["ghost".into()], ..input() }).contains("unknown service"));
+        assert!(message(GroupInput { allowed_recipes: vec!["canary".into()], ..input() }).contains("unknown recipe"));
+        assert!(message(GroupInput { allowed_environments: vec!["prod".into()], ..input() })
+            .contains("unknown environment"));
+        assert!(message(GroupInput { max_concurrent_deployments: Some(0), ..input() }).contains("positive"));
+        assert!(message(GroupInput { id: "Bad Id".into(), ..input() }).contains("id"));
+        assert!(message(GroupInput { default_recipe_id: Some("x".into()), ..input() }).contains("defaultRecipeId"));
+    }
+
+    #[test]
+    fn only_changed_fields_are_listed() {
+        let old = SystemSettings {
+            mutations_disabled: false,
+            read_rpm: 600,
+            mutate_rpm: 60,
+            daily_build_register_quota: 10,
+            ci_publishers: vec!["ci".into()],
+        };
+        let new = apply_settings(&old, &SettingsInput { read_rpm: Some(900), ..Default::default() }).expect("valid");
+        let changes = settings_changes(&old, &new);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].field, "readRpm");
+        assert_eq!(changes[0].old_value.as_deref(), Some("600"));
+        assert_eq!(changes[0].new_value.as_deref(), Some("900"));
+    }
+
+    #[test]
+    fn rates_outside_the_range_are_refused() {
+        let current = SystemSettings {
+            mutations_disabled: false,
+            read_rpm: 600,
+            mutate_rpm: 60,
+            daily_build_register_quota: 10,
+            ci_publishers: vec![],
+        };
+        assert!(apply_settings(&current, &SettingsInput { mutate_rpm: Some(0), ..Default::default() }).is_err());
+        assert!(apply_settings(&current, &SettingsInput { read_rpm: Some(100_001), ..Default::default() }).is_err());
+    }
+}

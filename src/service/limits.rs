@@ -1,0 +1,109 @@
+//! Settings as every use case sees them, and per-caller rate limits.
+//!
+//! Settings live in the database (one row) so every replica enforces the
+//! same kill switch and limits. Each process keeps a copy for at most
+//! [`SETTINGS_TTL`], so a change made through any replica holds on all of
+//! them within a second; a change made through this process is visible to
+//! it at once.
+//!
+//! Rate limits are GCRA buckets per actor (never per IP), one set for reads
+//! and one for mutations. The buckets are per replica (DESIGN §1 allows
+//! that); the limits they enforce come from the shared settings.
+
+use std::{
+    num::NonZeroU32,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::Services;
+use crate::domain::{catalog::SystemSettings, DomainError, ErrorCode, Principal};
+
+/// Longest a process serves settings without re-reading them.
+pub const SETTINGS_TTL: Duration = Duration::from_millis(500);
+
+/// Which bucket a request draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestClass {
+    Read,
+    Mutate,
+}
+
+/// A keyed limiter together with the rate it was built for, rebuilt when an
+/// admin changes the rate.
+struct Buckets {
+    rpm: u32,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Buckets {
+    fn new(rpm: u32) -> Self {
+        let per_minute = NonZeroU32::new(rpm.max(1)).unwrap_or(NonZeroU32::MIN);
+        Self { rpm, limiter: RateLimiter::dashmap(Quota::per_minute(per_minute)) }
+    }
+}
+
+#[derive(Default)]
+pub struct Limits {
+    settings: Mutex<Option<(Instant, SystemSettings)>>,
+    read: Mutex<Option<Buckets>>,
+    mutate: Mutex<Option<Buckets>>,
+}
+
+impl Services {
+    /// The settings, at most [`SETTINGS_TTL`] old.
+    pub(crate) async fn current_settings(&self) -> Result<SystemSettings, DomainError> {
+        if let Ok(cached) = self.limits.settings.lock() {
+            if let Some((read_at, settings)) = cached.as_ref() {
+                if read_at.elapsed() < SETTINGS_TTL {
+                    return Ok(settings.clone());
+                }
+            }
+        }
+        let settings = self.store.settings().await?;
+        self.remember_settings(&settings);
+        Ok(settings)
+    }
+
+    /// Replaces this process's copy right after a change.
+    pub(crate) fn remember_settings(&self, settings: &SystemSettings) {
+        if let Ok(mut cached) = self.limits.settings.lock() {
+            *cached = Some((Instant::now(), settings.clone()));
+        }
+    }
+
+    /// Draws one request from the caller's bucket of `class`, or refuses with
+    /// `RATE_LIMITED` and the seconds to wait.
+    pub async fn check_rate(&self, principal: &Principal, class: RequestClass) -> Result<(), DomainError> {
+        let settings = self.current_settings().await?;
+        let (slot, rpm) = match class {
+            RequestClass::Read => (&self.limits.read, settings.read_rpm),
+            RequestClass::Mutate => (&self.limits.mutate, settings.mutate_rpm),
+        };
+        let rpm = u32::try_from(rpm).unwrap_or(1);
+        let Ok(mut slot) = slot.lock() else {
+            return Ok(());
+        };
+        if slot.as_ref().is_none_or(|b| b.rpm != rpm) {
+            *slot = Some(Buckets::new(rpm));
+        }
+        let Some(buckets) = slot.as_ref() else {
+            return Ok(());
+        };
+        match buckets.limiter.check_key(&principal.actor_id) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let mut err = DomainError::new(
+                    ErrorCode::RateLimited,
+                    format!("rate limit of {rpm} requests per minute reached; retry in {seconds} s"),
+                );
+                err.retry_after_seconds = Some(seconds.max(1));
+                Err(err)
+            }
+        }
+    }
+}
