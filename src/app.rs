@@ -14,12 +14,14 @@ use crate::{
     config::{AuthMode, Config, EngineKind},
     domain::catalog::SystemSettings,
     engine::{
+        instrumented::InstrumentedEngine,
         simulated::SimulatedEngine,
         spinnaker::{GateClient, GateConfig},
         Engine,
     },
     graphql::build_schema,
     http::{router, AppState, EdgeSettings},
+    metrics::Metrics,
     service::{RuntimePolicy, Services},
     store::Store,
 };
@@ -41,11 +43,13 @@ impl Application {
         store.migrate().await.context("applying migrations")?;
         seed_first_start(&store, &config).await?;
 
-        let engine = build_engine(&config)?;
+        let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+        let engine: Arc<dyn Engine> = Arc::new(InstrumentedEngine::new(build_engine(&config)?, metrics.clone()));
         let services = Services::new(
             store,
             engine,
             RuntimePolicy { engine_timeout: config.engine_timeout, stale_after: config.stale_after },
+            metrics,
         );
         let failed = services.sweep_stale().await.map_err(|e| anyhow::anyhow!("stale-record pass: {}", e.message))?;
         if failed > 0 {

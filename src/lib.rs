@@ -23,6 +23,7 @@ pub mod domain;
 pub mod engine;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -6,6 +6,7 @@
 //! them to client codes with [`EngineError::code`] and show engine text only
 //! to admins through [`EngineError::operator_detail`].
 
+pub mod instrumented;
 pub mod simulated;
 pub mod spinnaker;
 

@@ -10,13 +10,14 @@ pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 use crate::service::Services;
 
-pub type DxcpSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type DxcpSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Deepest selection nesting accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -26,8 +27,8 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 5;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription::default())
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES)

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use async_graphql::{
     http::{parse_query_string, GraphiQLSource},
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
     BatchRequest, BatchResponse, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Value,
 };
 use axum::{
@@ -33,6 +33,11 @@ use crate::{
 
 /// Most operations one batched POST may carry.
 pub const MAX_BATCH: usize = 5;
+/// Most aliased fields one document may hold (alias overloading).
+pub const MAX_ALIASES: usize = 30;
+/// Most field selections one document may hold, counted as written (field
+/// duplication); connection costs are priced by complexity instead.
+pub const MAX_FIELDS: usize = 300;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Media {
@@ -98,7 +103,39 @@ fn refuse(media: Media, status: StatusCode, code: ErrorCode, message: &str, requ
     reply(media, status, &error_body(code, message, request_id))
 }
 
+/// The operation name a response answered, for metrics.
+#[derive(Clone)]
+struct OperationLabel(Option<String>);
+
+/// Marks a 200 response whose body carries errors.
+#[derive(Clone, Copy)]
+struct HadErrors;
+
 pub async fn handle(
+    State(state): State<AppState>,
+    request_id: Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let metrics = state.services.clone();
+    let response = serve(State(state), request_id, method, uri, headers, body).await;
+    let operation = response.extensions().get::<OperationLabel>().and_then(|l| l.0.clone());
+    let outcome = match response.status() {
+        StatusCode::OK if response.extensions().get::<HadErrors>().is_some() => "error",
+        StatusCode::OK => "ok",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::GATEWAY_TIMEOUT => "timeout",
+        _ => "rejected",
+    };
+    metrics.metrics().request(operation.as_deref(), outcome, started.elapsed());
+    response
+}
+
+async fn serve(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     method: Method,
@@ -180,6 +217,10 @@ pub async fn handle(
         }
     }
 
+    let operation = match &batch {
+        BatchRequest::Single(r) => r.operation_name.clone(),
+        BatchRequest::Batch(_) => Some("batch".to_owned()),
+    };
     let is_admin = principal.is_admin();
     let caller = Caller { principal: principal.clone(), request_id: request_id.clone() };
     let batch = prepare(batch, &state, caller);
@@ -206,7 +247,16 @@ pub async fn handle(
         duration_ms = started.elapsed().as_millis() as u64,
         "graphql request"
     );
-    reply(media, status, &response)
+    let had_errors = match &response {
+        serde_json::Value::Array(items) => items.iter().any(|r| r.get("errors").is_some()),
+        single => single.get("errors").is_some(),
+    };
+    let mut response = reply(media, status, &response);
+    response.extensions_mut().insert(OperationLabel(operation));
+    if had_errors {
+        response.extensions_mut().insert(HadErrors);
+    }
+    response
 }
 
 async fn authenticate(state: &AppState, authorization: Option<&str>) -> Result<Principal, AuthError> {
@@ -259,6 +309,15 @@ fn check_document(request: &mut Request, method: &Method) -> Result<OperationTyp
             }
         },
     };
+    let (fields, aliases) = count_selections(document);
+    if aliases > MAX_ALIASES || fields > MAX_FIELDS {
+        return Err(DocumentProblem {
+            text: format!(
+                "the document has {fields} fields and {aliases} aliases; the limits are {MAX_FIELDS} and {MAX_ALIASES}"
+            ),
+            is_parse_error: true,
+        });
+    }
     if *method == Method::GET && kind != OperationType::Query {
         return Err(DocumentProblem {
             text: "only queries may be sent with GET; use POST".to_owned(),
@@ -266,6 +325,31 @@ fn check_document(request: &mut Request, method: &Method) -> Result<OperationTyp
         });
     }
     Ok(kind)
+}
+
+/// Counts field selections and aliases in every operation and fragment.
+fn count_selections(document: &ExecutableDocument) -> (usize, usize) {
+    fn walk(set: &SelectionSet, fields: &mut usize, aliases: &mut usize) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    *fields += 1;
+                    *aliases += usize::from(field.node.alias.is_some());
+                    walk(&field.node.selection_set.node, fields, aliases);
+                }
+                Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set.node, fields, aliases),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let (mut fields, mut aliases) = (0, 0);
+    for (_, operation) in document.operations.iter() {
+        walk(&operation.node.selection_set.node, &mut fields, &mut aliases);
+    }
+    for fragment in document.fragments.values() {
+        walk(&fragment.node.selection_set.node, &mut fields, &mut aliases);
+    }
+    (fields, aliases)
 }
 
 /// 429 with `RATE_LIMITED`, `retryAfterSeconds` and `Retry-After`.

@@ -8,6 +8,7 @@
 pub mod graphql;
 pub mod health;
 pub mod request_id;
+pub mod ws;
 
 use std::{sync::Arc, time::Duration};
 
@@ -50,9 +51,11 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.edge.cors_origins);
     Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
+        .route("/graphql/ws", get(ws::handle))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id =

@@ -63,6 +63,7 @@ impl Services {
 
     /// Audits a refusal as DENIED with its code in the summary.
     pub(crate) async fn audit_denial(&self, caller: &Caller, subject: &AuditSubject, err: &DomainError) {
+        self.metrics.refusal(err.code.as_str());
         let summary = format!("{} denied: {} ({})", subject.event_type, err.code, err.message);
         let event = self.audit_event(caller, subject, AuditOutcome::Denied, summary);
         self.record_audit(event).await;

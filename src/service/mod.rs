@@ -10,6 +10,7 @@ pub mod limits;
 pub(crate) mod mutation;
 pub mod reads;
 pub mod refresh;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     domain::{DomainError, ErrorCode, Principal},
     engine::Engine,
+    metrics::Metrics,
     store::Store,
 };
 
@@ -35,6 +37,7 @@ pub struct Services {
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) policy: RuntimePolicy,
     pub(crate) limits: Arc<limits::Limits>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Process-wide knobs of the use cases, from configuration.
@@ -45,8 +48,18 @@ pub struct RuntimePolicy {
 }
 
 impl Services {
-    pub fn new(store: Store, engine: Arc<dyn Engine>, policy: RuntimePolicy) -> Self {
-        Self { store, engine, policy, limits: Arc::default() }
+    pub fn new(store: Store, engine: Arc<dyn Engine>, policy: RuntimePolicy, metrics: Arc<Metrics>) -> Self {
+        Self { store, engine, policy, limits: Arc::default(), metrics }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The Prometheus exposition, with in-flight counts read now.
+    pub async fn render_metrics(&self) -> Result<String, DomainError> {
+        let in_flight = self.store.in_flight_counts().await?;
+        Ok(self.metrics.render(&in_flight))
     }
 
     pub fn store(&self) -> &Store {

@@ -113,6 +113,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// In-flight records per (group, environment), for the metrics gauge.
+    pub async fn in_flight_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        use sea_orm::{
+            sea_query::{Expr, ExprTrait},
+            QuerySelect,
+        };
+        Ok(deployment::Entity::find()
+            .select_only()
+            .column(deployment::Column::DeliveryGroupId)
+            .column(deployment::Column::Environment)
+            .column_as(Expr::col(deployment::Column::Id).count(), "in_flight")
+            .filter(deployment::Column::State.is_in(in_flight_states()))
+            .group_by(deployment::Column::DeliveryGroupId)
+            .group_by(deployment::Column::Environment)
+            .into_tuple()
+            .all(self.conn())
+            .await?)
+    }
+}
+
 fn in_flight_states() -> Vec<&'static str> {
     DeploymentState::IN_FLIGHT.iter().map(|s| s.as_str()).collect()
 }
