@@ -28,7 +28,7 @@ pub fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::from_env()?;
-    telemetry::init(config.log_format);
+    let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {

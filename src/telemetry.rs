@@ -1,18 +1,56 @@
-//! Logging setup: human-readable text by default, JSON lines with
-//! `DXCP_LOG_FORMAT=json`. Filtering follows `RUST_LOG` (default `info`).
-//! Nothing logs tokens, GraphQL variables or engine bodies (see the HTTP
-//! edge and the Gate client).
+//! Logging and tracing setup.
+//!
+//! Logs: human-readable text by default, JSON lines with
+//! `DXCP_LOG_FORMAT=json`; `RUST_LOG` filters (default `info`). Traces are
+//! exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the
+//! exporter reads the standard `OTEL_*` variables). Spans carry method,
+//! path, request id and domain ids, never tokens, GraphQL variables or
+//! engine bodies.
 
-use tracing_subscriber::{fmt, EnvFilter};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
+use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
+/// Keeps the trace exporter alive; flushes pending spans when dropped.
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber. Call once, before the async runtime
+/// starts (the OTLP exporter uses a blocking HTTP client on its own thread).
+pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(true);
-    // A second init (e.g. tests starting several apps) keeps the first one.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => fmt::layer().with_target(true).boxed(),
+        LogFormat::Json => fmt::layer().json().flatten_event(true).with_current_span(true).boxed(),
     };
+    let provider = otlp_endpoint.and_then(|endpoint| match otlp_provider() {
+        Ok(provider) => Some(provider),
+        Err(err) => {
+            eprintln!("OTLP trace export to {endpoint} disabled: {err}");
+            None
+        }
+    });
+    let traces = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("dxcp")));
+    // A second init (several apps in one test process) keeps the first one.
+    let _ = tracing_subscriber::registry().with(logs).with(traces).with(filter).try_init();
+    TelemetryGuard { provider }
+}
+
+fn otlp_provider() -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build()?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name("dxcp").build())
+        .build())
 }
