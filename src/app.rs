@@ -93,7 +93,7 @@ impl Application {
 
 /// On a database with no delivery group: loads the catalogue and writes
 /// the initial settings. Afterwards both change only through mutations.
-async fn seed_first_start(store: &Store, config: &Config) -> anyhow::Result<()> {
+pub async fn seed_first_start(store: &Store, config: &Config) -> anyhow::Result<()> {
     let now = Utc::now();
     let parsed = if store.has_delivery_groups().await? {
         None

@@ -19,6 +19,15 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Fill the database with a realistic deployment history (benchmarks, demos).
+    SeedHistory {
+        /// How many deployment records to write.
+        #[arg(long)]
+        records: usize,
+        /// Seed of the random generator, for repeatable data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -36,6 +45,15 @@ pub fn run() -> anyhow::Result<()> {
                 let store = Store::connect(&config.database_url).await?;
                 store.migrate().await?;
                 tracing::info!("migrations applied");
+                Ok(())
+            }
+            Command::SeedHistory { records, seed } => {
+                let store = Store::connect(&config.database_url).await?;
+                store.migrate().await?;
+                crate::app::seed_first_start(&store, &config).await?;
+                let started = std::time::Instant::now();
+                let written = crate::seed::seed_history(&store, records, seed, chrono::Utc::now()).await?;
+                tracing::info!(written, seconds = started.elapsed().as_secs_f64(), "history seeded");
                 Ok(())
             }
             Command::Serve | Command::Schema => {

@@ -24,6 +24,7 @@ pub mod engine;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod seed;
 pub mod service;
 pub mod store;
 pub mod telemetry;

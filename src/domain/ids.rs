@@ -31,14 +31,16 @@ pub fn is_valid_version(version: &str) -> bool {
     core_ok && pre_ok
 }
 
-/// A validated idempotency key: 1..=128 printable ASCII characters.
+/// A validated idempotency key: 1..=128 printable characters (no control
+/// characters; any script).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let printable = raw.bytes().all(|b| (0x20..0x7f).contains(&b));
-        if raw.is_empty() || raw.len() > MAX_IDEMPOTENCY_KEY_LEN || !printable {
+        let printable = raw.chars().all(|c| !c.is_control());
+        let length = raw.chars().count();
+        if length == 0 || length > MAX_IDEMPOTENCY_KEY_LEN || !printable {
             return Err(DomainError::new(
                 ErrorCode::InvalidRequest,
                 "idempotencyKey must be 1 to 128 printable characters",
@@ -87,5 +89,6 @@ mod tests {
         assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse("tab\there").is_err());
+        assert!(IdempotencyKey::parse("clé-1").is_ok());
     }
 }

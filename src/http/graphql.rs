@@ -199,13 +199,18 @@ async fn serve(
     for request in batch.iter_mut() {
         match check_document(request, &method) {
             Ok(kind) => reads |= kind == OperationType::Query,
-            Err(message) => {
-                let status =
-                    if message.is_parse_error { StatusCode::BAD_REQUEST } else { StatusCode::METHOD_NOT_ALLOWED };
-                let mut response = refuse(media, status, ErrorCode::InvalidRequest, &message.text, &request_id);
-                if status == StatusCode::METHOD_NOT_ALLOWED {
-                    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-                }
+            Err(DocumentProblem::RequestError(message)) => {
+                return refuse(media, request_error_status(media), ErrorCode::InvalidRequest, &message, &request_id)
+            }
+            Err(DocumentProblem::MutationOverGet) => {
+                let mut response = refuse(
+                    media,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::InvalidRequest,
+                    "only queries may be sent with GET; use POST",
+                    &request_id,
+                );
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
                 return response;
             }
         }
@@ -271,33 +276,57 @@ async fn read_request(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<BatchRequest, (StatusCode, String)> {
-    if *method == Method::GET {
+    let batch = if *method == Method::GET {
         let request = parse_query_string(uri.query().unwrap_or_default())
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid query string: {e}")))?;
-        return Ok(BatchRequest::Single(request));
+        BatchRequest::Single(request)
+    } else {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence != "application/json" {
+            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".to_owned()));
+        }
+        let bytes = to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the body exceeds {MAX_BODY_BYTES} bytes")))?;
+        serde_json::from_slice::<BatchRequest>(&bytes)
+            .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not a GraphQL request in JSON".to_owned()))?
+    };
+    // async-graphql defaults a missing `query` to "", but the parameter is
+    // required (we have no persisted documents): a request without one is
+    // not a well-formed GraphQL-over-HTTP request, so 400 whatever the
+    // Accept, rather than a 200 parse error (graphql-http 8764, 3E3A).
+    if batch.iter().any(|request| request.query.trim().is_empty()) {
+        return Err((StatusCode::BAD_REQUEST, "the request has no GraphQL document in `query`".to_owned()));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if essence != "application/json" {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".to_owned()));
-    }
-    let bytes = to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the body exceeds {MAX_BODY_BYTES} bytes")))?;
-    serde_json::from_slice::<BatchRequest>(&bytes)
-        .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not a GraphQL request in JSON".to_owned()))
+    Ok(batch)
 }
 
-struct DocumentProblem {
-    text: String,
-    is_parse_error: bool,
+enum DocumentProblem {
+    /// The document cannot run at all (syntax, alias or field limits): a
+    /// GraphQL request error, answered like a validation error.
+    RequestError(String),
+    /// A mutation (or subscription) sent with GET: 405 + `Allow: POST`.
+    MutationOverGet,
+}
+
+/// The status of a GraphQL request error (nothing executed: parse,
+/// validation, limits). GraphQL-over-HTTP wants 4xx under
+/// `application/graphql-response+json`, but 200 under `application/json`,
+/// which legacy clients read as "look at `errors`" (graphql-http audits
+/// 572B and FDE2 warn when a parse or validation failure gets 400 there).
+fn request_error_status(media: Media) -> StatusCode {
+    match media {
+        Media::GraphQLResponseJson => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    }
 }
 
 /// Parses the document once (async-graphql reuses it), tells which kind
 /// of operation will run, and refuses mutations over GET.
 fn check_document(request: &mut Request, method: &Method) -> Result<OperationType, DocumentProblem> {
     let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().map_err(|e| DocumentProblem { text: e.message, is_parse_error: true })?;
+    let document = request.parsed_query().map_err(|e| DocumentProblem::RequestError(e.message))?;
     let kind = match &document.operations {
         DocumentOperations::Single(op) => op.node.ty,
         DocumentOperations::Multiple(ops) => match operation_name.as_deref() {
@@ -311,18 +340,12 @@ fn check_document(request: &mut Request, method: &Method) -> Result<OperationTyp
     };
     let (fields, aliases) = count_selections(document);
     if aliases > MAX_ALIASES || fields > MAX_FIELDS {
-        return Err(DocumentProblem {
-            text: format!(
-                "the document has {fields} fields and {aliases} aliases; the limits are {MAX_FIELDS} and {MAX_ALIASES}"
-            ),
-            is_parse_error: true,
-        });
+        return Err(DocumentProblem::RequestError(format!(
+            "the document has {fields} fields and {aliases} aliases; the limits are {MAX_FIELDS} and {MAX_ALIASES}"
+        )));
     }
     if *method == Method::GET && kind != OperationType::Query {
-        return Err(DocumentProblem {
-            text: "only queries may be sent with GET; use POST".to_owned(),
-            is_parse_error: false,
-        });
+        return Err(DocumentProblem::MutationOverGet);
     }
     Ok(kind)
 }
@@ -399,7 +422,7 @@ fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: boo
         let request_failed =
             r.data == Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty());
         if request_failed && media == Media::GraphQLResponseJson {
-            status = StatusCode::BAD_REQUEST;
+            status = request_error_status(media);
             return serde_json::json!({ "errors": r.errors });
         }
         serde_json::to_value(&r).unwrap_or_default()

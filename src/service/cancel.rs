@@ -98,6 +98,16 @@ impl Services {
                 "the engine has not accepted this deployment yet; retry in a moment",
             )));
         };
+        // Claim the key before calling the engine, so two concurrent requests
+        // with one key never both ask the engine to cancel.
+        let claimed = self
+            .store
+            .remember_idempotency(&entry, &record.id.to_string(), self.now())
+            .await
+            .map_err(|e| (e.into(), false))?;
+        if !claimed {
+            return Ok(record);
+        }
         let reason = format!("dxcp:{}:deployment={}", caller.principal.actor_id, record.id);
         if let Err(err) = self.engine.cancel(&execution_id, &caller.principal.actor_id, &reason).await {
             let code = err.code();
@@ -125,7 +135,6 @@ impl Services {
             format!("DEPLOY_CANCEL requested for {}", record.id),
         );
         self.record_audit(audit).await;
-        self.store.remember_idempotency(&entry, &record.id.to_string(), now).await.map_err(|e| (e.into(), false))?;
         Ok(record)
     }
 }

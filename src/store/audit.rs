@@ -73,6 +73,11 @@ impl Store {
 
 /// Writes one audit event on `conn` (a pool or an open transaction).
 pub(crate) async fn insert_audit(conn: &impl ConnectionTrait, event: &AuditEvent) -> Result<(), StoreError> {
+    audit_event::Entity::insert(audit_row(event)?).exec(conn).await?;
+    Ok(())
+}
+
+fn audit_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
     let changes: Vec<StoredFieldChange> = event
         .changes
         .iter()
@@ -82,7 +87,7 @@ pub(crate) async fn insert_audit(conn: &impl ConnectionTrait, event: &AuditEvent
             new_value: c.new_value.clone(),
         })
         .collect();
-    audit_event::Entity::insert(audit_event::ActiveModel {
+    Ok(audit_event::ActiveModel {
         id: Set(event.id.to_string()),
         event_type: Set(event.event_type.clone()),
         actor_id: Set(event.actor_id.clone()),
@@ -98,7 +103,21 @@ pub(crate) async fn insert_audit(conn: &impl ConnectionTrait, event: &AuditEvent
         request_id: Set(event.request_id.clone()),
         changes: Set(serde_json::to_string(&changes)?),
     })
-    .exec(conn)
-    .await?;
-    Ok(())
+}
+
+impl Store {
+    /// Multi-row audit inserts in one transaction (history import and seeding).
+    pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        use sea_orm::TransactionTrait;
+        let tx = self.conn().begin().await?;
+        for chunk in events.chunks(500) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                rows.push(audit_row(event)?);
+            }
+            audit_event::Entity::insert_many(rows).exec(&tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
