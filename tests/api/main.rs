@@ -6,6 +6,24 @@
 
 mod harness;
 
+mod audit;
 mod auth;
+mod catalog;
+mod history;
+mod oidc;
+mod query_cost;
+mod role_gating;
+mod replicas;
 mod schema;
 mod spinnaker_adapter;
+mod startup;
+mod races;
+mod engine_faults;
+mod deploy_e2e;
+mod guardrails;
+mod idempotency;
+mod cancel;
+mod builds;
+mod admin;
+mod kill_switch;
+mod rate_limits;

@@ -2,7 +2,9 @@
 //! fresh database, plus per-role GraphQL clients.
 
 pub mod db;
+pub mod deploy_helpers;
 pub mod fake_gate;
+pub mod flows;
 pub mod seed;
 
 use std::collections::HashMap;
@@ -24,11 +26,14 @@ pub struct TestApp {
     pub services: Services,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
+    _files: Option<tempfile::TempDir>,
 }
 
 /// Builder for a test server: environment overrides on top of test defaults.
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
+    /// Files the server reads (a catalogue), kept until the test ends.
+    files: Option<tempfile::TempDir>,
 }
 
 impl TestAppBuilder {
@@ -37,9 +42,25 @@ impl TestAppBuilder {
         self
     }
 
+    /// Runs deployments through the real Gate client against `gate`, which
+    /// accepts any pipeline of the catalogue.
+    pub fn gate(self, gate: &fake_gate::FakeGate) -> Self {
+        gate.accept_any_pipeline();
+        self.env("DXCP_ENGINE", "spinnaker").env("DXCP_SPINNAKER_GATE_URL", gate.base_url()).env("DXCP_ENGINE_TIMEOUT_MS", "1000")
+    }
+
+    /// Loads this TOML text as the catalogue instead of the demo one.
+    pub fn catalog(self, toml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("catalog.toml");
+        std::fs::write(&path, toml).expect("write catalogue");
+        let builder = self.env("DXCP_CATALOG", path.display().to_string());
+        TestAppBuilder { files: Some(dir), ..builder }
+    }
+
     pub async fn spawn(self) -> TestApp {
         let db = TestDb::create().await;
-        let mut env = self.env;
+        let mut env = self.env.clone();
         env.entry("DXCP_LISTEN".into()).or_insert_with(|| "127.0.0.1:0".into());
         env.entry("DXCP_DATABASE_URL".into()).or_insert_with(|| db.url.clone());
         env.entry("DXCP_SIMULATED_DURATION_MS".into()).or_insert_with(|| "300".into());
@@ -51,7 +72,7 @@ impl TestAppBuilder {
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { address, client: reqwest::Client::new(), services, db, stop: Some(stop) }
+        TestApp { address, client: reqwest::Client::new(), services, db, stop: Some(stop), _files: self.files }
     }
 }
 
@@ -98,7 +119,7 @@ impl GqlResponse {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { env: HashMap::new() }
+        TestAppBuilder { env: HashMap::new(), files: None }
     }
 
     pub async fn spawn() -> TestApp {

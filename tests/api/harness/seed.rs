@@ -3,9 +3,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use dxcp::{
-    domain::deployment::{
-        DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure, FailureCategory,
-        TimelineEvent,
+    domain::{
+        catalog::{AuditEvent, AuditOutcome},
+        deployment::{
+            DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure, FailureCategory,
+            TimelineEvent,
+        },
+        Role,
     },
     store::deployments::RecordBundle,
 };
@@ -68,4 +72,76 @@ pub fn bundle(record: DeploymentRecord) -> RecordBundle {
     let at = record.created_at;
     let failures = if record.state == DeploymentState::Failed { vec![failure(at)] } else { Vec::new() };
     RecordBundle { record, policy_snapshot: serde_json::json!({}), failures, timeline: timeline(at) }
+}
+
+/// A fixed instant that seeded history counts back from, so timestamps are
+/// reproducible and well before anything the server writes itself.
+pub fn base_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-02-01T12:00:00Z").expect("valid instant").with_timezone(&Utc)
+}
+
+/// The demo catalogue's delivery group of a demo service.
+pub fn group_of(service: &str) -> &'static str {
+    match service {
+        "payments-api" | "ledger" => "payments",
+        "checkout-web" | "catalog-api" => "storefront",
+        other => panic!("{other} is not a demo service"),
+    }
+}
+
+/// `record` with a given terminal state and outcome.
+pub fn finished(
+    service: &str,
+    environment: &str,
+    created_at: DateTime<Utc>,
+    state: DeploymentState,
+    outcome: DeploymentOutcome,
+) -> DeploymentRecord {
+    let mut r = record(service, environment, group_of(service), created_at);
+    r.state = state;
+    r.outcome = Some(outcome);
+    r
+}
+
+/// The current success of `service` in `environment`.
+pub fn succeeded(service: &str, environment: &str, created_at: DateTime<Utc>) -> DeploymentRecord {
+    finished(service, environment, created_at, DeploymentState::Succeeded, DeploymentOutcome::Succeeded)
+}
+
+/// A failed deployment; `bundle` gives it one failure.
+pub fn failed(service: &str, environment: &str, created_at: DateTime<Utc>) -> DeploymentRecord {
+    finished(service, environment, created_at, DeploymentState::Failed, DeploymentOutcome::Failed)
+}
+
+/// Writes `records` (with their failures and timelines) through the store.
+pub async fn insert(app: &super::TestApp, records: &[DeploymentRecord]) {
+    let bundles: Vec<RecordBundle> = records.iter().cloned().map(bundle).collect();
+    app.services.store().insert_history(&bundles).await.expect("history is written");
+}
+
+/// A successful audit event with no group, service or changes.
+pub fn audit_event(event_type: &str, actor_id: &str, timestamp: DateTime<Utc>) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::new_v4(),
+        event_type: event_type.to_owned(),
+        actor_id: actor_id.to_owned(),
+        actor_role: Role::PlatformAdmin,
+        target_type: "SETTINGS".to_owned(),
+        target_id: "system".to_owned(),
+        timestamp,
+        outcome: AuditOutcome::Success,
+        summary: format!("{event_type} by {actor_id}"),
+        delivery_group_id: None,
+        service_name: None,
+        environment: None,
+        request_id: Some(Uuid::new_v4().to_string()),
+        changes: Vec::new(),
+    }
+}
+
+/// Appends `events` to the audit log through the store.
+pub async fn insert_audit(app: &super::TestApp, events: &[AuditEvent]) {
+    for event in events {
+        app.services.store().append_audit(event).await.expect("audit event is written");
+    }
 }

@@ -1,0 +1,233 @@
+//! Rate limits (DESIGN §4 step 3, §9 `DXCP_READ_RPM` / `DXCP_MUTATE_RPM`,
+//! §10 Rate limits): buckets per caller, reads and mutations apart; a
+//! limited request is not executed and answers `RATE_LIMITED` with the
+//! seconds to wait. Checks after the act read the store directly so they do
+//! not draw from the buckets under test.
+
+use dxcp::domain::{
+    catalog::{AuditEvent, AuditFilter, AuditOutcome},
+    deployment::{DeploymentFilter, DeploymentRecord},
+    page::PageRequest,
+    Role,
+};
+use dxcp::store::deployments::GroupScope;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::harness::{GqlResponse, TestApp, ADMIN, OBSERVER, OWNER};
+
+/// Three reads and two mutations per minute per caller.
+async fn spawn_with_low_limits() -> TestApp {
+    TestApp::builder().env("DXCP_READ_RPM", "3").env("DXCP_MUTATE_RPM", "2").spawn().await
+}
+
+fn key() -> String {
+    format!("rate-{}", Uuid::new_v4())
+}
+
+async fn read(app: &TestApp, token: &str) -> GqlResponse {
+    app.gql_as(Some(token), "query { services { name } }", json!({})).await
+}
+
+/// Asserts an executed read.
+fn assert_read(response: &GqlResponse, what: &str) {
+    assert_eq!(response.status, 200, "{what}: {}", response.body);
+    assert!(response.errors().is_empty(), "{what}: {}", response.body);
+    assert!(response.data()["services"].is_array(), "{what}: {}", response.body);
+}
+
+/// Asserts a refused read: HTTP 429, `RATE_LIMITED`, no data, and the same
+/// wait of at least a second in `retryAfterSeconds` and `Retry-After`.
+fn assert_read_limited(response: &GqlResponse) {
+    assert_eq!(response.status, 429, "{}", response.body);
+    assert_eq!(response.first_code().as_deref(), Some("RATE_LIMITED"), "{}", response.body);
+    assert!(response.data().is_null(), "a limited read is not executed: {}", response.body);
+    let seconds = response.errors()[0]["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("retryAfterSeconds is a whole number: {}", response.body));
+    assert!(seconds >= 1, "retryAfterSeconds is at least 1: {seconds}");
+    let header = response
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("a Retry-After header in seconds: {:?}", response.headers));
+    assert_eq!(header, seconds, "Retry-After matches retryAfterSeconds");
+}
+
+/// Asserts a refused mutation: `RATE_LIMITED` with `retryAfterSeconds` ≥ 1
+/// and a null field (HTTP 200 or 429, DESIGN §10).
+fn assert_mutation_limited(response: &GqlResponse, field: &str) {
+    assert!([200, 429].contains(&response.status), "{}", response.body);
+    assert_eq!(response.first_code().as_deref(), Some("RATE_LIMITED"), "{}", response.body);
+    assert!(response.data().is_null() || response.data()[field].is_null(), "{}", response.body);
+    let seconds = response.errors()[0]["extensions"]["retryAfterSeconds"].as_u64().unwrap_or(0);
+    assert!(seconds >= 1, "retryAfterSeconds is at least 1: {}", response.body);
+}
+
+fn intent(service: &str, version: &str, environment: &str) -> Value {
+    json!({
+        "service": service,
+        "version": version,
+        "environment": environment,
+        "changeSummary": format!("ship {service} {version} to {environment}"),
+    })
+}
+
+async fn deploy(app: &TestApp, token: &str, intent: Value) -> GqlResponse {
+    app.gql_as(
+        Some(token),
+        "mutation($intent: DeploymentIntentInput!, $key: String!) {
+            deploy(intent: $intent, idempotencyKey: $key) { id service environment }
+        }",
+        json!({ "intent": intent, "key": key() }),
+    )
+    .await
+}
+
+fn accepted(response: &GqlResponse) -> String {
+    let id = response.ok()["deploy"]["id"].as_str();
+    id.unwrap_or_else(|| panic!("the deploy was accepted: {}", response.body)).to_owned()
+}
+
+async fn update_settings(app: &TestApp, input: Value) -> GqlResponse {
+    app.admin(
+        "mutation($input: SystemSettingsInput!, $key: String!) {
+            updateSystemSettings(input: $input, idempotencyKey: $key) { readRpm mutateRpm }
+        }",
+        json!({ "input": input, "key": key() }),
+    )
+    .await
+}
+
+async fn records(app: &TestApp) -> Vec<DeploymentRecord> {
+    let page = app
+        .services
+        .store()
+        .deployments_page(&DeploymentFilter::default(), &GroupScope::All, &PageRequest::new(100, None))
+        .await
+        .expect("deployments page");
+    page.items
+}
+
+async fn audit(app: &TestApp) -> Vec<AuditEvent> {
+    let page = app
+        .services
+        .store()
+        .audit_page(&AuditFilter::default(), &PageRequest::new(100, None))
+        .await
+        .expect("audit page");
+    page.items
+}
+
+#[tokio::test]
+async fn the_fourth_read_of_a_caller_gets_429_rate_limited_with_a_retry_after_while_another_caller_still_reads() {
+    let app = spawn_with_low_limits().await;
+    for n in 1..=3 {
+        assert_read(&read(&app, OBSERVER).await, &format!("read {n}"));
+    }
+
+    let fourth = read(&app, OBSERVER).await;
+    let other_caller = read(&app, OWNER).await;
+
+    assert_read_limited(&fourth);
+    assert_read(&other_caller, "another caller's read");
+}
+
+#[tokio::test]
+async fn a_caller_whose_reads_are_used_up_can_still_mutate() {
+    let app = spawn_with_low_limits().await;
+    for n in 1..=3 {
+        assert_read(&read(&app, OWNER).await, &format!("read {n}"));
+    }
+    assert_read_limited(&read(&app, OWNER).await);
+
+    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+
+    let id = accepted(&response);
+    let stored = records(&app).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id.to_string(), id);
+}
+
+#[tokio::test]
+async fn a_caller_whose_mutations_are_used_up_can_still_read() {
+    let app = spawn_with_low_limits().await;
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await);
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await);
+
+    let third = deploy(&app, OWNER, intent("checkout-web", "1.0.0", "sandbox")).await;
+    let read_after = read(&app, OWNER).await;
+
+    assert_mutation_limited(&third, "deploy");
+    assert_read(&read_after, "a read after the mutations ran out");
+}
+
+#[tokio::test]
+async fn a_rate_limited_deploy_is_not_executed_and_is_audited_denied() {
+    let app = spawn_with_low_limits().await;
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await);
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await);
+    let before: Vec<Uuid> = audit(&app).await.iter().map(|e| e.id).collect();
+
+    let limited = deploy(&app, OWNER, intent("checkout-web", "1.0.0", "sandbox")).await;
+
+    assert_mutation_limited(&limited, "deploy");
+    let stored = records(&app).await;
+    assert_eq!(stored.len(), 2, "no record for the limited deploy");
+    assert!(stored.iter().all(|r| r.service == "payments-api"), "{stored:#?}");
+    let new: Vec<AuditEvent> = audit(&app).await.into_iter().filter(|e| !before.contains(&e.id)).collect();
+    assert_eq!(new.len(), 1, "one audit event for the refusal: {new:#?}");
+    let event = &new[0];
+    assert_eq!(event.event_type, "DEPLOY_SUBMIT");
+    assert_eq!(event.outcome, AuditOutcome::Denied);
+    assert_eq!(event.actor_id, "owner");
+    assert_eq!(event.actor_role, Role::DeliveryOwner);
+    assert_eq!(event.service_name.as_deref(), Some("checkout-web"));
+    assert_eq!(event.environment.as_deref(), Some("sandbox"));
+    assert!(event.summary.contains("RATE_LIMITED"), "{}", event.summary);
+    let other_caller = deploy(&app, ADMIN, intent("checkout-web", "1.0.0", "sandbox")).await;
+    accepted(&other_caller);
+}
+
+#[tokio::test]
+async fn raising_read_rpm_through_update_system_settings_takes_effect_at_once() {
+    let app = spawn_with_low_limits().await;
+    for n in 1..=3 {
+        assert_read(&read(&app, OBSERVER).await, &format!("read {n}"));
+    }
+    assert_read_limited(&read(&app, OBSERVER).await);
+
+    let updated = update_settings(&app, json!({ "readRpm": 10 })).await;
+
+    assert_eq!(updated.ok()["updateSystemSettings"]["readRpm"], 10);
+    for n in 1..=10 {
+        assert_read(&read(&app, OBSERVER).await, &format!("read {n} under the new limit"));
+    }
+    assert_read_limited(&read(&app, OBSERVER).await);
+}
+
+#[tokio::test]
+async fn lowering_read_rpm_through_update_system_settings_takes_effect_at_once() {
+    let app = TestApp::spawn().await;
+
+    let updated = update_settings(&app, json!({ "readRpm": 2 })).await;
+
+    assert_eq!(updated.ok()["updateSystemSettings"]["readRpm"], 2);
+    assert_read(&read(&app, OBSERVER).await, "read 1");
+    assert_read(&read(&app, OBSERVER).await, "read 2");
+    assert_read_limited(&read(&app, OBSERVER).await);
+}
+
+#[tokio::test]
+async fn lowering_mutate_rpm_through_update_system_settings_takes_effect_at_once() {
+    let app = TestApp::spawn().await;
+
+    let updated = update_settings(&app, json!({ "mutateRpm": 1 })).await;
+
+    assert_eq!(updated.ok()["updateSystemSettings"]["mutateRpm"], 1);
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await);
+    let limited = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await;
+    assert_mutation_limited(&limited, "deploy");
+    assert_eq!(records(&app).await.len(), 1, "the limited deploy wrote no record");
+}
