@@ -422,7 +422,9 @@ mod tests {
         w.intent.environment = "prod".into();
         assert_eq!(w.codes(), vec![ErrorCode::EnvironmentNotAllowed]);
         let mut w = World::ok();
-        w.environment.as_mut().map(|e| e.enabled = false);
+        if let Some(e) = w.environment.as_mut() {
+            e.enabled = false;
+        }
         assert_eq!(w.codes(), vec![ErrorCode::EnvironmentDisabled]);
     }
 
@@ -437,8 +439,12 @@ mod tests {
     #[test]
     fn deprecated_and_incompatible_recipes_are_refused() {
         let mut w = World::ok();
-        w.recipe.as_mut().map(|r| r.status = RecipeStatus::Deprecated);
-        w.service.as_mut().map(|s| s.compatible_recipes = vec!["canary".into()]);
+        if let Some(r) = w.recipe.as_mut() {
+            r.status = RecipeStatus::Deprecated;
+        }
+        if let Some(s) = w.service.as_mut() {
+            s.compatible_recipes = vec!["canary".into()];
+        }
         assert_eq!(w.codes(), vec![ErrorCode::RecipeDeprecated, ErrorCode::RecipeIncompatible]);
     }
 

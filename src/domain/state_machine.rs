@@ -52,6 +52,19 @@ pub fn displacement(winner: &DeploymentRecord, previous: &DeploymentRecord) -> D
     }
 }
 
+/// Timeline key and label for reaching `state`.
+pub fn timeline_entry(state: DeploymentState) -> (&'static str, &'static str) {
+    match state {
+        DeploymentState::Pending => ("SUBMITTED", "Submitted"),
+        DeploymentState::Active => ("ENGINE_ACCEPTED", "Accepted by the engine"),
+        DeploymentState::InProgress => ("IN_PROGRESS", "Running"),
+        DeploymentState::Succeeded => ("SUCCEEDED", "Succeeded"),
+        DeploymentState::Failed => ("FAILED", "Failed"),
+        DeploymentState::Canceled => ("CANCELED", "Canceled"),
+        DeploymentState::RolledBack => ("ROLLED_BACK", "Rolled back"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,18 +93,5 @@ mod tests {
         assert_eq!(outcome_of(Failed), Some(DeploymentOutcome::Failed));
         assert_eq!(outcome_of(Canceled), Some(DeploymentOutcome::Canceled));
         assert_eq!(outcome_of(InProgress), None);
-    }
-}
-
-/// Timeline key and label for reaching `state`.
-pub fn timeline_entry(state: DeploymentState) -> (&'static str, &'static str) {
-    match state {
-        DeploymentState::Pending => ("SUBMITTED", "Submitted"),
-        DeploymentState::Active => ("ENGINE_ACCEPTED", "Accepted by the engine"),
-        DeploymentState::InProgress => ("IN_PROGRESS", "Running"),
-        DeploymentState::Succeeded => ("SUCCEEDED", "Succeeded"),
-        DeploymentState::Failed => ("FAILED", "Failed"),
-        DeploymentState::Canceled => ("CANCELED", "Canceled"),
-        DeploymentState::RolledBack => ("ROLLED_BACK", "Rolled back"),
     }
 }

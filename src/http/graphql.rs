@@ -12,7 +12,8 @@ use std::time::Instant;
 use async_graphql::{
     http::{parse_query_string, GraphiQLSource},
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
-    BatchRequest, BatchResponse, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Value,
+    BatchRequest, BatchResponse, ErrorExtensionValues, Name, PathSegment, Request, Response as GqlResponse,
+    ServerError, Value,
 };
 use axum::{
     body::{to_bytes, Body},
@@ -418,11 +419,16 @@ fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: boo
         for error in &mut r.errors {
             stamp(error, request_id, is_admin);
         }
+        null_failed_fields(&mut r.data, &r.errors);
         // A request error: nothing executed (parse, validation, limits).
+        // Its answer has no `data` entry under either media type (GraphQL
+        // spec: an error raised before execution leaves `data` out).
         let request_failed =
             r.data == Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty());
-        if request_failed && media == Media::GraphQLResponseJson {
-            status = request_error_status(media);
+        if request_failed {
+            if request_error_status(media) != StatusCode::OK {
+                status = request_error_status(media);
+            }
             return serde_json::json!({ "errors": r.errors });
         }
         serde_json::to_value(&r).unwrap_or_default()
@@ -432,6 +438,36 @@ fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: boo
         BatchResponse::Batch(rs) => serde_json::Value::Array(rs.into_iter().map(&mut finish_one).collect()),
     };
     (status, body)
+}
+
+/// Puts `null` where a field failed. async-graphql 7 leaves a failed field
+/// out of its parent object; clients (and DESIGN §10: "a refused mutation
+/// returns null for its field") expect the key, null, next to the error.
+fn null_failed_fields(data: &mut Value, errors: &[ServerError]) {
+    fn fill(node: &mut Value, path: &[PathSegment]) {
+        match (path, node) {
+            ([PathSegment::Field(name)], Value::Object(map)) => {
+                map.entry(Name::new(name)).or_insert(Value::Null);
+            }
+            ([PathSegment::Field(name), rest @ ..], Value::Object(map)) => {
+                if let Some(child) = map.get_mut(name.as_str()) {
+                    fill(child, rest);
+                }
+            }
+            ([PathSegment::Index(index), rest @ ..], Value::List(items)) => {
+                if let Some(child) = items.get_mut(*index) {
+                    fill(child, rest);
+                }
+            }
+            _ => {}
+        }
+    }
+    for error in errors.iter().filter(|e| !e.path.is_empty()) {
+        if *data == Value::Null {
+            *data = Value::Object(Default::default());
+        }
+        fill(data, &error.path);
+    }
 }
 
 fn stamp(error: &mut ServerError, request_id: &str, is_admin: bool) {

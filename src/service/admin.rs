@@ -183,13 +183,16 @@ impl Services {
         };
         let now = self.now();
         let actor = caller.principal.actor_id.clone();
+        // The store lists a group's services by name; compare like with like.
+        let mut services = input.services;
+        services.sort();
         let group = DeliveryGroup {
             id: input.id,
             name: input.name.trim().to_owned(),
             description: input.description,
             owner: input.owner,
             members: spec.members,
-            services: input.services,
+            services,
             allowed_recipes: input.allowed_recipes,
             allowed_environments: input.allowed_environments,
             default_recipe_id: input.default_recipe_id,

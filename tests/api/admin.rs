@@ -673,8 +673,6 @@ async fn an_update_that_changes_nothing_writes_no_audit_event_and_keeps_the_grou
 }
 
 #[tokio::test]
-#[ignore = "product bug: group_changes compares services in input order against the stored (name-sorted) list, \
-            so listing the same services in another order is audited as a services change"]
 async fn listing_the_same_services_in_another_order_is_not_a_change() {
     let app = spawn().await;
     let original = group(&app, "payments").await;
@@ -690,8 +688,6 @@ async fn listing_the_same_services_in_another_order_is_not_a_change() {
 }
 
 #[tokio::test]
-#[ignore = "product bug: group_changes compares services in input order against the stored (name-sorted) list, \
-            so repeating an identical update whose services are not in name order writes a new ADMIN_UPDATE each time"]
 async fn repeating_an_update_whose_services_are_not_in_name_order_writes_no_second_audit_event() {
     let app = spawn().await;
     let reordered = with(payments_input(2), "services", json!(["payments-api", "ledger"]));

@@ -212,7 +212,7 @@ async fn with_the_kill_switch_on_a_deploy_is_refused_as_mutations_disabled() {
 async fn with_the_kill_switch_on_a_rollback_is_refused_as_mutations_disabled() {
     let (gate, app) = kill_switched_app().await;
     let target = seed::succeeded("payments-api", "sandbox", base_time());
-    seed::insert(&app, &[target.clone()]).await;
+    seed::insert(&app, std::slice::from_ref(&target)).await;
     let before = Snapshot::take(&app, &gate).await;
 
     let response = rollback(&app, ADMIN, &target.id.to_string(), &key()).await;
@@ -227,7 +227,7 @@ async fn with_the_kill_switch_on_a_cancel_is_refused_as_mutations_disabled() {
     let mut target = seed::record("ledger", "staging", "payments", base_time());
     target.state = DeploymentState::Active;
     target.outcome = None;
-    seed::insert(&app, &[target.clone()]).await;
+    seed::insert(&app, std::slice::from_ref(&target)).await;
     let before = Snapshot::take(&app, &gate).await;
 
     let response = cancel(&app, OWNER, &target.id.to_string(), &key()).await;

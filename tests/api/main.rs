@@ -27,3 +27,8 @@ mod builds;
 mod admin;
 mod kill_switch;
 mod rate_limits;
+mod edge;
+mod cors;
+mod metrics;
+mod subscriptions;
+mod trace_export;

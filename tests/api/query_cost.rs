@@ -1,13 +1,11 @@
 //! A page of deployments with failures and timelines costs a constant,
 //! small number of SQL statements (DataLoaders, no N+1), for every role.
 //!
-//! These tests are ignored until the cost is deterministic: the per-request
-//! DataLoaders (src/graphql/loaders.rs) batch on async-graphql's default
-//! 1 ms timer, while async-graphql enqueues a list's keys over many executor
-//! turns (each node's field set yields once per pass), so the failures or
-//! timeline batch of a page is sometimes split in two or three: 3 to 6
-//! statements for the same page, more often on PostgreSQL. Run them with
-//! `cargo test --test api query_cost -- --include-ignored`.
+//! The connection resolver prefetches a page's failures and timelines in one
+//! batch each (src/graphql/loaders.rs). Besides the page itself, a request
+//! may re-read the system settings (rate limits) at most once per 500 ms
+//! per process; the size comparison takes the cheapest of three runs so
+//! that periodic read does not blur it, while the bound holds for any run.
 
 use chrono::Duration;
 use serde_json::json;
@@ -69,7 +67,6 @@ async fn statements_for_page(app: &TestApp, token: &str, first: usize) -> u64 {
 }
 
 #[tokio::test]
-#[ignore = "flaky until src/graphql/loaders.rs batches deterministically (see the module doc)"]
 async fn a_page_of_100_with_failures_and_timelines_costs_at_most_5_statements_for_the_admin() {
     let app = seeded_app().await;
 
@@ -80,7 +77,6 @@ async fn a_page_of_100_with_failures_and_timelines_costs_at_most_5_statements_fo
 }
 
 #[tokio::test]
-#[ignore = "flaky until src/graphql/loaders.rs batches deterministically (see the module doc)"]
 async fn a_page_of_100_with_failures_and_timelines_costs_at_most_5_statements_for_an_owner() {
     let app = seeded_app().await;
 
@@ -90,13 +86,16 @@ async fn a_page_of_100_with_failures_and_timelines_costs_at_most_5_statements_fo
 }
 
 #[tokio::test]
-#[ignore = "flaky until src/graphql/loaders.rs batches deterministically (see the module doc)"]
 async fn a_page_of_10_costs_as_many_statements_as_a_page_of_100() {
     let app = seeded_app().await;
 
     for token in [ADMIN, OWNER] {
-        let small = statements_for_page(&app, token, 10).await;
-        let large = statements_for_page(&app, token, 100).await;
+        let mut small = u64::MAX;
+        let mut large = u64::MAX;
+        for _ in 0..3 {
+            small = small.min(statements_for_page(&app, token, 10).await);
+            large = large.min(statements_for_page(&app, token, 100).await);
+        }
 
         assert_eq!(small, large, "{token}: the cost does not grow with the page size");
     }

@@ -1,11 +1,16 @@
 use async_graphql::{Context, Object, ID};
 use uuid::Uuid;
 
-use crate::graphql::{
-    context::ContextExt,
-    inputs::{deployment::DeploymentIntentInput, filters::DeploymentFilter},
-    pagination::{connection_complexity, page_request, DeploymentConnection},
-    types::{deployment::Deployment, preflight::DeploymentPreflight},
+use crate::{
+    domain::ErrorCode,
+    graphql::{
+        context::ContextExt,
+        error::coded,
+        inputs::{deployment::DeploymentIntentInput, filters::DeploymentFilter},
+        loaders::{Loaders, Wanted},
+        pagination::{connection_complexity, page_request, DeploymentConnection},
+        types::{deployment::Deployment, preflight::DeploymentPreflight},
+    },
 };
 
 #[derive(Default)]
@@ -26,6 +31,7 @@ impl DeploymentQuery {
         let page = page_request(first, after.as_deref())?;
         let filter = filter.unwrap_or_default().into();
         let records = ctx.services()?.deployments(ctx.caller()?, &filter, &page).await?;
+        prefetch_relations(ctx, &records.items).await?;
         Ok(DeploymentConnection::from_page(
             records,
             |r| crate::domain::page::Keyset { at: r.created_at, id: r.id.to_string() },
@@ -60,4 +66,25 @@ impl DeploymentQuery {
     ) -> async_graphql::Result<DeploymentPreflight> {
         Ok(ctx.services()?.validate_rollback(ctx.caller()?, &deployment_id).await?.into())
     }
+}
+
+/// Loads the failures and timelines the selection asks for, for the whole
+/// page at once (see `graphql::loaders`).
+async fn prefetch_relations(
+    ctx: &Context<'_>,
+    records: &[crate::domain::deployment::DeploymentRecord],
+) -> async_graphql::Result<()> {
+    let selection = ctx.look_ahead();
+    let asks = |relation: &str| {
+        selection.field("nodes").field(relation).exists()
+            || selection.field("edges").field("node").field(relation).exists()
+    };
+    let wanted = Wanted { failures: asks("failures"), timeline: asks("timeline") };
+    if !(wanted.failures || wanted.timeline) {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+    let loaders = ctx.data_opt::<Loaders>().ok_or_else(|| coded(ErrorCode::Internal, "loaders missing"))?;
+    loaders.prefetch(&ids, wanted).await?;
+    Ok(())
 }

@@ -38,9 +38,6 @@ impl TestDb {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.cleanup, Cleanup::Postgres { .. })
-    }
 }
 
 /// Swaps the database name in a `postgres://user@host:port/db?params` URL.

@@ -24,7 +24,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub services: Services,
-    pub db: TestDb,
+    /// Kept alive for the test; dropped (and dropped on PostgreSQL) after the server.
+    pub _db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     _files: Option<tempfile::TempDir>,
 }
@@ -72,7 +73,7 @@ impl TestAppBuilder {
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { address, client: reqwest::Client::new(), services, db, stop: Some(stop), _files: self.files }
+        TestApp { address, client: reqwest::Client::new(), services, _db: db, stop: Some(stop), _files: self.files }
     }
 }
 
