@@ -13,15 +13,15 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit log, newest first. PLATFORM_ADMIN only. `first` is capped at 100.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "connection_complexity(first.unwrap_or(50), child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<AuditEventFilter>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request(first.unwrap_or(50), after.as_deref())?;
         let filter = filter.unwrap_or_default().into();
         let events = ctx.services()?.audit_events(ctx.caller()?, &filter, &page).await?;
         Ok(AuditEventConnection::from_page(

@@ -49,16 +49,16 @@ impl CatalogQuery {
     }
 
     /// Registered builds of a service, newest first. `first` is capped at 100.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "connection_complexity(first.unwrap_or(20), child_complexity)")]
     async fn builds(
         &self,
         ctx: &Context<'_>,
         service: String,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<BuildConnection> {
         ctx.caller()?;
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request(first.unwrap_or(20), after.as_deref())?;
         let builds = ctx.services()?.builds(&service, &page).await?;
         Ok(BuildConnection::from_page(
             builds,

@@ -20,15 +20,15 @@ pub struct DeploymentQuery;
 impl DeploymentQuery {
     /// Deployment history, newest first (id breaks ties). `first` is capped
     /// at 100. Delivery owners see their groups' deployments only.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "connection_complexity(first.unwrap_or(20), child_complexity)")]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
         filter: Option<DeploymentFilter>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<DeploymentConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request(first.unwrap_or(20), after.as_deref())?;
         let filter = filter.unwrap_or_default().into();
         let records = ctx.services()?.deployments(ctx.caller()?, &filter, &page).await?;
         prefetch_relations(ctx, &records.items).await?;
