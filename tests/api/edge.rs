@@ -814,17 +814,3 @@ async fn a_read_that_outlives_the_request_deadline_gets_timeout_and_504_under_gr
     assert_eq!(legacy.codes(), vec!["TIMEOUT"], "{}", legacy.text);
     assert!(!legacy.has_data(), "{}", legacy.text);
 }
-
-#[tokio::test]
-async fn zz_temporary_helper_detects_work() {
-    let gate = FakeGate::start().await;
-    let app = gated_app(&gate).await;
-    answered_without_work(&app, &gate, || post(&app, Some(OWNER)).json(&json!({ "query": "{ deployments(first: 1) { nodes { id } } }" }))).await;
-}
-
-#[tokio::test]
-async fn zz_temporary_helper_detects_gate() {
-    let gate = FakeGate::start().await;
-    let app = gated_app(&gate).await;
-    answered_without_work(&app, &gate, || post(&app, Some(OWNER)).json(&deploy_body("1.0.0"))).await;
-}

@@ -79,6 +79,7 @@ async fn spans_are_exported_over_otlp_with_the_service_name_and_without_tokens_o
         .arg("serve")
         .env("DXCP_LISTEN", "127.0.0.1:0")
         .env("DXCP_DATABASE_URL", &db.url)
+        .env("DXCP_AUTH", "dev")
         .env("DXCP_DEV_TOKENS", format!("{token}=admin:PLATFORM_ADMIN"))
         .env("DXCP_ENGINE", "simulated")
         .env("DXCP_LOG_FORMAT", "json")
