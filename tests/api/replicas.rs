@@ -124,6 +124,8 @@ async fn a_kill_switch_set_on_one_replica_is_enforced_by_the_other_within_a_seco
     let off = gql(&second, ADMIN, &set_kill_switch(false, "replica-off")).await;
     assert_eq!(off["data"]["updateSystemSettings"]["mutationsDisabled"], false, "{off}");
     let since = Instant::now();
-    let elapsed = enforced_within_a_second(&first, since, |answer| answer["data"]["upsertService"]["name"] == "payments-api").await;
+    let elapsed =
+        enforced_within_a_second(&first, since, |answer| answer["data"]["upsertService"]["name"] == "payments-api")
+            .await;
     assert!(elapsed <= Duration::from_secs(1), "took {elapsed:?}");
 }

@@ -37,7 +37,6 @@ impl TestDb {
             }
         }
     }
-
 }
 
 /// Swaps the database name in a `postgres://user@host:port/db?params` URL.

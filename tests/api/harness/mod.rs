@@ -47,7 +47,9 @@ impl TestAppBuilder {
     /// accepts any pipeline of the catalogue.
     pub fn gate(self, gate: &fake_gate::FakeGate) -> Self {
         gate.accept_any_pipeline();
-        self.env("DXCP_ENGINE", "spinnaker").env("DXCP_SPINNAKER_GATE_URL", gate.base_url()).env("DXCP_ENGINE_TIMEOUT_MS", "1000")
+        self.env("DXCP_ENGINE", "spinnaker")
+            .env("DXCP_SPINNAKER_GATE_URL", gate.base_url())
+            .env("DXCP_ENGINE_TIMEOUT_MS", "1000")
     }
 
     /// Loads this TOML text as the catalogue instead of the demo one.
