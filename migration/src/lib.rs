@@ -10,6 +10,7 @@ mod m20261127_000002_create_deployments;
 mod m20261127_000003_create_audit_events;
 mod m20261127_000004_create_idempotency_keys;
 mod m20261127_000005_create_system_settings;
+mod m20261127_000006_history_filter_indexes;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_audit_events::Migration),
             Box::new(m20261127_000004_create_idempotency_keys::Migration),
             Box::new(m20261127_000005_create_system_settings::Migration),
+            Box::new(m20261127_000006_history_filter_indexes::Migration),
         ]
     }
 }

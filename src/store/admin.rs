@@ -45,6 +45,7 @@ impl Store {
         is_new: bool,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         let row = group_row(group);
         if is_new {
@@ -71,6 +72,7 @@ impl Store {
     }
 
     pub async fn save_recipe(&self, recipe: &Recipe, is_new: bool, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         if is_new {
             recipe::Entity::insert(recipe_row(recipe)).exec(&tx).await?;
@@ -88,6 +90,7 @@ impl Store {
         is_new: bool,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         let at = truncate_to_micros(write.at);
         if is_new {
@@ -123,6 +126,7 @@ impl Store {
         is_new: bool,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         let at = truncate_to_micros(write.at);
         if is_new {
@@ -157,6 +161,7 @@ impl Store {
     }
 
     pub async fn save_settings(&self, settings: &SystemSettings, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         system_setting::Entity::update_many()
             .col_expr(system_setting::Column::MutationsDisabled, Expr::value(settings.mutations_disabled))
@@ -175,6 +180,7 @@ impl Store {
     /// Registers a build with its audit event; a concurrent registration of
     /// the same (service, version) surfaces as `StoreError::Conflict`.
     pub async fn register_build(&self, build: &Build, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         insert_build(&tx, build).await?;
         finish(tx, write).await

@@ -21,7 +21,7 @@ use super::{
     audit::insert_audit,
     convert::truncate_to_micros,
     deployments::{insert_bundles, RecordBundle},
-    idempotency::{self, IdempotencyEntry, StoredKey},
+    idempotency::{self, IdempotencyEntry, KeyUse, StoredKey},
     Store, StoreError,
 };
 use crate::domain::{
@@ -58,13 +58,18 @@ impl Store {
     ) -> Result<AdmissionOutcome, StoreError> {
         let record = &request.bundle.record;
         let now = record.created_at;
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         lock_group_environment(&tx, &record.delivery_group_id, &record.environment, now).await?;
 
-        if let Some(stored) = idempotency::find(&tx, &request.idempotency, now).await? {
-            tx.rollback().await?;
-            return Ok(AdmissionOutcome::KeyTaken(stored));
-        }
+        let expired_key = match idempotency::lookup(&tx, &request.idempotency, now).await? {
+            KeyUse::Live(stored) => {
+                tx.rollback().await?;
+                return Ok(AdmissionOutcome::KeyTaken(stored));
+            }
+            KeyUse::Expired => true,
+            KeyUse::Unused => false,
+        };
         let usage =
             usage_in(&tx, &record.delivery_group_id, &record.environment, record.kind, request.day_start).await?;
         let violations = check(usage);
@@ -77,7 +82,9 @@ impl Store {
             snapshot.insert("usedToday".into(), usage.created_today.into());
             snapshot.insert("inFlight".into(), usage.in_flight.into());
         }
-        idempotency::purge_expired(&tx, &request.idempotency, now).await?;
+        if expired_key {
+            idempotency::purge_expired(&tx, &request.idempotency, now).await?;
+        }
         insert_bundles(&tx, std::slice::from_ref(&request.bundle)).await?;
         insert_audit(&tx, &request.audit).await?;
         idempotency::insert(&tx, &request.idempotency, &request.bundle.record.id.to_string(), now).await?;

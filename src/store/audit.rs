@@ -2,13 +2,11 @@
 //! there is one) and keyset pages. Nothing here updates or deletes.
 
 use entity::audit_event;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{
     convert::{truncate_to_micros, StoredFieldChange},
-    Store, StoreError,
+    limited, Store, StoreError,
 };
 use crate::domain::{
     catalog::{AuditEvent, AuditFilter},
@@ -17,6 +15,7 @@ use crate::domain::{
 
 impl Store {
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         insert_audit(self.conn(), event).await
     }
 
@@ -59,13 +58,11 @@ impl Store {
                 ),
             );
         }
-        let rows = audit_event::Entity::find()
+        let query = audit_event::Entity::find()
             .filter(cond)
             .order_by_desc(audit_event::Column::Timestamp)
-            .order_by_desc(audit_event::Column::Id)
-            .limit(page.first + 1)
-            .all(self.conn())
-            .await?;
+            .order_by_desc(audit_event::Column::Id);
+        let rows = limited(query, self.backend(), page.first + 1).all(self.conn()).await?;
         let events = rows.into_iter().map(AuditEvent::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(events, page.first))
     }
@@ -109,6 +106,7 @@ impl Store {
     /// Multi-row audit inserts in one transaction (history import and seeding).
     pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         use sea_orm::TransactionTrait;
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         for chunk in events.chunks(500) {
             let mut rows = Vec::with_capacity(chunk.len());

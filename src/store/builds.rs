@@ -1,9 +1,9 @@
 //! Registered builds: pages per service and single lookups.
 
 use entity::build;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{convert::truncate_to_micros, Store, StoreError};
+use super::{convert::truncate_to_micros, first, limited, Store, StoreError};
 use crate::domain::{
     catalog::Build,
     page::{Page, PageRequest},
@@ -11,7 +11,9 @@ use crate::domain::{
 
 impl Store {
     pub async fn build(&self, service: &str, version: &str) -> Result<Option<Build>, StoreError> {
-        Ok(build::Entity::find_by_id((service.to_owned(), version.to_owned())).one(self.conn()).await?.map(Build::from))
+        Ok(first(build::Entity::find_by_id((service.to_owned(), version.to_owned())), self.conn())
+            .await?
+            .map(Build::from))
     }
 
     /// Builds of a service, newest registration first (version breaks ties).
@@ -27,12 +29,8 @@ impl Store {
                 ),
             );
         }
-        let rows = query
-            .order_by_desc(build::Column::RegisteredAt)
-            .order_by_desc(build::Column::Version)
-            .limit(page.first + 1)
-            .all(self.conn())
-            .await?;
+        let query = query.order_by_desc(build::Column::RegisteredAt).order_by_desc(build::Column::Version);
+        let rows = limited(query, self.backend(), page.first + 1).all(self.conn()).await?;
         Ok(Page::from_overfetch(rows.into_iter().map(Build::from).collect(), page.first))
     }
 }

@@ -11,7 +11,7 @@ use sea_orm::{
 
 use super::{
     convert::{delivery_group_from_row, to_json_list, truncate_to_micros},
-    Store, StoreError,
+    first, Store, StoreError,
 };
 use crate::domain::catalog::{Build, DeliveryGroup, Environment, Recipe, Service};
 
@@ -38,6 +38,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let now = truncate_to_micros(now);
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         for env in &catalog.environments {
             environment::Entity::insert(environment::ActiveModel {
@@ -93,7 +94,7 @@ impl Store {
     }
 
     pub async fn service(&self, name: &str) -> Result<Option<Service>, StoreError> {
-        service::Entity::find_by_id(name.to_owned()).one(self.conn()).await?.map(Service::try_from).transpose()
+        first(service::Entity::find_by_id(name.to_owned()), self.conn()).await?.map(Service::try_from).transpose()
     }
 
     pub async fn environments(&self) -> Result<Vec<Environment>, StoreError> {
@@ -108,7 +109,10 @@ impl Store {
     }
 
     pub async fn environment(&self, name: &str) -> Result<Option<Environment>, StoreError> {
-        environment::Entity::find_by_id(name.to_owned()).one(self.conn()).await?.map(Environment::try_from).transpose()
+        first(environment::Entity::find_by_id(name.to_owned()), self.conn())
+            .await?
+            .map(Environment::try_from)
+            .transpose()
     }
 
     pub async fn recipes(&self) -> Result<Vec<Recipe>, StoreError> {
@@ -122,7 +126,7 @@ impl Store {
     }
 
     pub async fn recipe(&self, id: &str) -> Result<Option<Recipe>, StoreError> {
-        recipe::Entity::find_by_id(id.to_owned()).one(self.conn()).await?.map(Recipe::try_from).transpose()
+        first(recipe::Entity::find_by_id(id.to_owned()), self.conn()).await?.map(Recipe::try_from).transpose()
     }
 
     /// Every delivery group with its services: two queries, whatever the count.
@@ -148,7 +152,7 @@ impl Store {
     }
 
     pub async fn delivery_group(&self, id: &str) -> Result<Option<DeliveryGroup>, StoreError> {
-        let Some(row) = delivery_group::Entity::find_by_id(id.to_owned()).one(self.conn()).await? else {
+        let Some(row) = first(delivery_group::Entity::find_by_id(id.to_owned()), self.conn()).await? else {
             return Ok(None);
         };
         let services = service::Entity::find()

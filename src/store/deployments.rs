@@ -4,12 +4,21 @@
 use std::collections::HashMap;
 
 use entity::{deployment, deployment_failure, timeline_event};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, QueryTrait, Select, Statement,
+};
 use uuid::Uuid;
 
-use super::{convert::truncate_to_micros, Store, StoreError};
+use super::{
+    convert::{parse_enum, parse_uuid, truncate_to_micros},
+    limited_statement, Store, StoreError,
+};
 use crate::domain::{
-    deployment::{DeploymentFilter, DeploymentOutcome, DeploymentRecord, Failure, RunningState, TimelineEvent},
+    deployment::{
+        DeploymentFilter, DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure,
+        RunningState, TimelineEvent,
+    },
     page::{Keyset, Page, PageRequest},
 };
 
@@ -64,29 +73,30 @@ impl Store {
         if let Some(v) = filter.created_before {
             cond = cond.add(deployment::Column::CreatedAt.lt(truncate_to_micros(v)));
         }
-        if let Some(scoped) = scope.condition() {
-            cond = cond.add(scoped);
-        }
         if let Some(after) = &page.after {
             cond = cond.add(after_keyset(after));
         }
-        let rows = deployment::Entity::find()
-            .filter(cond)
-            .order_by_desc(deployment::Column::CreatedAt)
-            .order_by_desc(deployment::Column::Id)
-            .limit(page.first + 1)
-            .all(self.conn())
-            .await?;
-        let records = rows.into_iter().map(DeploymentRecord::try_from).collect::<Result<Vec<_>, _>>()?;
+        let limit = page.first + 1;
+        let statement = match scope {
+            GroupScope::Only(groups) if groups.len() > 1 && self.backend() == DatabaseBackend::Sqlite => {
+                newest_per_group(&cond, groups, limit)
+            }
+            _ => {
+                if let Some(scoped) = scope.condition() {
+                    cond = cond.add(scoped);
+                }
+                limited_statement(newest_first(cond), self.backend(), limit)
+            }
+        };
+        let rows = self.conn().query_all_raw(statement).await?;
+        let records = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(records, page.first))
     }
 
     pub async fn deployment(&self, id: Uuid) -> Result<Option<DeploymentRecord>, StoreError> {
-        deployment::Entity::find_by_id(id.to_string())
-            .one(self.conn())
-            .await?
-            .map(DeploymentRecord::try_from)
-            .transpose()
+        let query = select_records().filter(deployment::Column::Id.eq(id.to_string()));
+        let row = self.conn().query_one_raw(limited_statement(query, self.backend(), 1)).await?;
+        row.as_ref().map(record_from_row).transpose()
     }
 
     /// Failures of many deployments in one query, in the order observed.
@@ -94,6 +104,9 @@ impl Store {
         let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows = deployment_failure::Entity::find()
             .filter(deployment_failure::Column::DeploymentId.is_in(keys))
+            // Per deployment, in the order observed. Ordering by the index's
+            // own (deployment_id, id) spares SQLite a sort of the batch.
+            .order_by_asc(deployment_failure::Column::DeploymentId)
             .order_by_asc(deployment_failure::Column::Id)
             .all(self.conn())
             .await?;
@@ -110,6 +123,7 @@ impl Store {
         let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows = timeline_event::Entity::find()
             .filter(timeline_event::Column::DeploymentId.is_in(keys))
+            .order_by_asc(timeline_event::Column::DeploymentId)
             .order_by_asc(timeline_event::Column::Id)
             .all(self.conn())
             .await?;
@@ -123,14 +137,13 @@ impl Store {
 
     /// The current success of a service in an environment, if any.
     pub async fn running_state(&self, service: &str, environment: &str) -> Result<Option<RunningState>, StoreError> {
-        let row = deployment::Entity::find()
+        let query = select_running_states()
             .filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()))
             .filter(deployment::Column::Service.eq(service))
             .filter(deployment::Column::Environment.eq(environment))
-            .order_by_desc(deployment::Column::CreatedAt)
-            .one(self.conn())
-            .await?;
-        row.map(|m| DeploymentRecord::try_from(m).map(|r| running_state_of(&r))).transpose()
+            .order_by_desc(deployment::Column::CreatedAt);
+        let row = self.conn().query_one_raw(limited_statement(query, self.backend(), 1)).await?;
+        row.as_ref().map(running_state_from_row).transpose()
     }
 
     /// Every current success, optionally narrowed to an environment or group.
@@ -141,7 +154,7 @@ impl Store {
         scope: &GroupScope,
     ) -> Result<Vec<RunningState>, StoreError> {
         let mut query =
-            deployment::Entity::find().filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()));
+            select_running_states().filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()));
         if let Some(env) = environment {
             query = query.filter(deployment::Column::Environment.eq(env));
         }
@@ -151,36 +164,150 @@ impl Store {
         if let Some(scoped) = scope.condition() {
             query = query.filter(scoped);
         }
-        let rows = query
+        let query = query
             .order_by_asc(deployment::Column::Service)
             .order_by_asc(deployment::Column::Environment)
-            .order_by_desc(deployment::Column::CreatedAt)
-            .all(self.conn())
-            .await?;
+            .order_by_desc(deployment::Column::CreatedAt);
+        let rows = self.conn().query_all_raw(query.build(self.backend())).await?;
         let mut states: Vec<RunningState> = Vec::with_capacity(rows.len());
-        for row in rows {
-            let record = DeploymentRecord::try_from(row)?;
+        for row in &rows {
+            let state = running_state_from_row(row)?;
             // Only the newest success per (service, environment) is running; the
             // outcome rules keep that to one row, this guards against races.
             let duplicate =
-                states.last().is_some_and(|s| s.service == record.service && s.environment == record.environment);
+                states.last().is_some_and(|s| s.service == state.service && s.environment == state.environment);
             if !duplicate {
-                states.push(running_state_of(&record));
+                states.push(state);
             }
         }
         Ok(states)
     }
 }
 
-fn running_state_of(record: &DeploymentRecord) -> RunningState {
-    RunningState {
-        service: record.service.clone(),
-        environment: record.environment.clone(),
-        version: record.version.clone(),
-        deployment_id: record.id,
-        kind: record.kind,
-        derived_at: record.updated_at,
+/// The columns a running state is derived from, read by position in
+/// [`running_state_from_row`]: six of the record's 26 columns.
+fn select_running_states() -> Select<deployment::Entity> {
+    deployment::Entity::find().select_only().columns([
+        deployment::Column::Id,
+        deployment::Column::Service,
+        deployment::Column::Environment,
+        deployment::Column::Version,
+        deployment::Column::Kind,
+        deployment::Column::UpdatedAt,
+    ])
+}
+
+fn running_state_from_row(row: &QueryResult) -> Result<RunningState, StoreError> {
+    Ok(RunningState {
+        deployment_id: parse_uuid(&row.try_get_by_index::<String>(0)?)?,
+        service: row.try_get_by_index(1)?,
+        environment: row.try_get_by_index(2)?,
+        version: row.try_get_by_index(3)?,
+        kind: parse_enum("kind", &row.try_get_by_index::<String>(4)?, DeploymentKind::parse)?,
+        derived_at: row.try_get_by_index(5)?,
+    })
+}
+
+/// Every column a `DeploymentRecord` holds (all but `policy_snapshot`),
+/// in the order [`record_from_row`] reads them.
+const RECORD_COLUMNS: [deployment::Column; 25] = [
+    deployment::Column::Id,
+    deployment::Column::Service,
+    deployment::Column::Environment,
+    deployment::Column::Version,
+    deployment::Column::RecipeId,
+    deployment::Column::RecipeRevision,
+    deployment::Column::EffectiveBehaviorSummary,
+    deployment::Column::State,
+    deployment::Column::Kind,
+    deployment::Column::Outcome,
+    deployment::Column::ChangeSummary,
+    deployment::Column::CreatedAt,
+    deployment::Column::UpdatedAt,
+    deployment::Column::DeliveryGroupId,
+    deployment::Column::CreatedBy,
+    deployment::Column::RollbackOf,
+    deployment::Column::SupersededBy,
+    deployment::Column::EngineType,
+    deployment::Column::EngineExecutionId,
+    deployment::Column::EngineExecutionUrl,
+    deployment::Column::SpinnakerApplication,
+    deployment::Column::DeployPipeline,
+    deployment::Column::RollbackPipeline,
+    deployment::Column::ArtifactRef,
+    deployment::Column::LastEngineContactAt,
+];
+
+fn select_records() -> Select<deployment::Entity> {
+    deployment::Entity::find().select_only().columns(RECORD_COLUMNS)
+}
+
+/// A record from a row of [`select_records`], read by position: no column
+/// name is formatted or looked up per value (a history page reads 500).
+/// Same checks as `DeploymentRecord::try_from(deployment::Model)`.
+fn record_from_row(row: &QueryResult) -> Result<DeploymentRecord, StoreError> {
+    let text = |i| row.try_get_by_index::<String>(i);
+    let optional = |i| row.try_get_by_index::<Option<String>>(i);
+    Ok(DeploymentRecord {
+        id: parse_uuid(&text(0)?)?,
+        service: text(1)?,
+        environment: text(2)?,
+        version: text(3)?,
+        recipe_id: text(4)?,
+        recipe_revision: row.try_get_by_index(5)?,
+        effective_behavior_summary: text(6)?,
+        state: parse_enum("state", &text(7)?, DeploymentState::parse)?,
+        kind: parse_enum("kind", &text(8)?, DeploymentKind::parse)?,
+        outcome: optional(9)?.map(|o| parse_enum("outcome", &o, DeploymentOutcome::parse)).transpose()?,
+        change_summary: text(10)?,
+        created_at: row.try_get_by_index(11)?,
+        updated_at: row.try_get_by_index(12)?,
+        delivery_group_id: text(13)?,
+        created_by: text(14)?,
+        rollback_of: optional(15)?.as_deref().map(parse_uuid).transpose()?,
+        superseded_by: optional(16)?.as_deref().map(parse_uuid).transpose()?,
+        engine_type: parse_enum("engine type", &text(17)?, EngineType::parse)?,
+        engine_execution_id: optional(18)?,
+        engine_execution_url: optional(19)?,
+        spinnaker_application: text(20)?,
+        deploy_pipeline: text(21)?,
+        rollback_pipeline: text(22)?,
+        artifact_ref: optional(23)?,
+        last_engine_contact_at: row.try_get_by_index(24)?,
+    })
+}
+
+/// Records matching `cond`, newest first (id breaks ties).
+fn newest_first(cond: Condition) -> Select<deployment::Entity> {
+    select_records().filter(cond).order_by_desc(deployment::Column::CreatedAt).order_by_desc(deployment::Column::Id)
+}
+
+/// SQLite: the newest `limit` records matching `cond` in any of `groups`,
+/// as the newest `limit` of each group merged. Without statistics SQLite
+/// answers `delivery_group_id IN (...) ORDER BY created_at DESC` by
+/// sorting every record of those groups (seconds for an owner of two
+/// groups at a million records); each member here reads one group's
+/// index in order and stops after `limit` rows.
+fn newest_per_group(cond: &Condition, groups: &[String], limit: u64) -> Statement {
+    let mut groups: Vec<&String> = groups.iter().collect();
+    groups.sort();
+    groups.dedup();
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for (i, group) in groups.into_iter().enumerate() {
+        let member = newest_first(cond.clone().add(deployment::Column::DeliveryGroupId.eq(group.as_str())));
+        let member = limited_statement(member, DatabaseBackend::Sqlite, limit);
+        if i > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        sql.push_str("SELECT * FROM (");
+        sql.push_str(&member.sql);
+        sql.push(')');
+        values.extend(member.values.map(|v| v.0).unwrap_or_default());
     }
+    sql.push_str(" ORDER BY \"created_at\" DESC, \"id\" DESC LIMIT ");
+    sql.push_str(&limit.to_string());
+    Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values)
 }
 
 /// `(created_at, id) < (at, id)` written out, since row-value comparison is
@@ -212,6 +339,7 @@ impl Store {
     /// admission transaction instead.
     pub async fn insert_history(&self, bundles: &[RecordBundle]) -> Result<(), StoreError> {
         use sea_orm::TransactionTrait;
+        let _turn = self.write_turn().await;
         let tx = self.conn().begin().await?;
         insert_bundles(&tx, bundles).await?;
         tx.commit().await?;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::{convert::truncate_to_micros, Store, StoreError};
+use super::{convert::truncate_to_micros, first, Store, StoreError};
 
 /// How long a key protects against re-execution.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
@@ -45,6 +45,7 @@ impl Store {
         result_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         purge_expired(self.conn(), entry, now).await?;
         match insert(self.conn(), entry, result_id, now).await {
             Ok(()) => Ok(true),
@@ -54,15 +55,44 @@ impl Store {
     }
 }
 
+/// What the table holds for a key.
+pub(crate) enum KeyUse {
+    Unused,
+    /// Used more than the TTL ago: the key may be used again once the old
+    /// row is purged.
+    Expired,
+    Live(StoredKey),
+}
+
+/// The use of a key, live or expired, in one read.
+pub(crate) async fn lookup(
+    conn: &impl ConnectionTrait,
+    entry: &IdempotencyEntry,
+    now: DateTime<Utc>,
+) -> Result<KeyUse, StoreError> {
+    let row = first(
+        idempotency_key::Entity::find_by_id((entry.actor_id.clone(), entry.mutation.clone(), entry.key.clone())),
+        conn,
+    )
+    .await?;
+    Ok(match row {
+        None => KeyUse::Unused,
+        Some(r) if r.expires_at > now => {
+            KeyUse::Live(StoredKey { fingerprint: r.request_hash, result_id: r.result_id })
+        }
+        Some(_) => KeyUse::Expired,
+    })
+}
+
 pub(crate) async fn find(
     conn: &impl ConnectionTrait,
     entry: &IdempotencyEntry,
     now: DateTime<Utc>,
 ) -> Result<Option<StoredKey>, StoreError> {
-    let row = idempotency_key::Entity::find_by_id((entry.actor_id.clone(), entry.mutation.clone(), entry.key.clone()))
-        .one(conn)
-        .await?;
-    Ok(row.filter(|r| r.expires_at > now).map(|r| StoredKey { fingerprint: r.request_hash, result_id: r.result_id }))
+    Ok(match lookup(conn, entry, now).await? {
+        KeyUse::Live(stored) => Some(stored),
+        KeyUse::Unused | KeyUse::Expired => None,
+    })
 }
 
 /// Deletes this key's expired row so the key can be used again.

@@ -6,13 +6,15 @@
 
 use chrono::{DateTime, Utc};
 use entity::{audit_event, deployment, deployment_failure, timeline_event};
-use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::{
     convert::truncate_to_micros,
     deployments::{failure_row, timeline_row},
-    Store, StoreError,
+    first, limited_statement, Store, StoreError,
 };
 use crate::domain::{
     catalog::AuditOutcome,
@@ -50,6 +52,14 @@ impl Store {
         transition: &Transition,
         audit: Option<&AuditCorrection>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
+        // States only move forward: a record that has left `from` never
+        // returns to it. When a concurrent refresh applied this change
+        // first, there is nothing to do and no transaction to open (under
+        // load several refreshes race for each finished record).
+        if !self.is_in_state(transition.id, transition.from).await? {
+            return Ok(false);
+        }
         let tx = self.conn().begin().await?;
         let at = truncate_to_micros(transition.at);
         let mut update = deployment::Entity::update_many()
@@ -93,9 +103,23 @@ impl Store {
         Ok(true)
     }
 
+    /// Whether the record exists and is in `state` now.
+    async fn is_in_state(&self, id: Uuid, state: DeploymentState) -> Result<bool, StoreError> {
+        let query = deployment::Entity::find()
+            .select_only()
+            .column(deployment::Column::State)
+            .filter(deployment::Column::Id.eq(id.to_string()));
+        let row = self.conn().query_one_raw(limited_statement(query, self.backend(), 1)).await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<String>(0)? == state.as_str(),
+            None => false,
+        })
+    }
+
     /// Records a usable engine answer that changed nothing else; throttled
     /// by the caller so polling does not write on every read.
     pub async fn touch_engine_contact(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         deployment::Entity::update_many()
             .col_expr(deployment::Column::LastEngineContactAt, Expr::value(truncate_to_micros(at)))
             .filter(deployment::Column::Id.eq(id.to_string()))
@@ -105,6 +129,7 @@ impl Store {
     }
 
     pub async fn append_timeline(&self, id: Uuid, event: &TimelineEvent) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         timeline_event::Entity::insert(timeline_row(id, event)).exec(self.conn()).await?;
         Ok(())
     }
@@ -137,17 +162,14 @@ impl Store {
         environment: &str,
         before: DateTime<Utc>,
     ) -> Result<Option<DeploymentRecord>, StoreError> {
-        deployment::Entity::find()
+        let query = deployment::Entity::find()
             .filter(deployment::Column::Service.eq(service))
             .filter(deployment::Column::Environment.eq(environment))
             .filter(deployment::Column::State.eq(DeploymentState::Succeeded.as_str()))
             .filter(deployment::Column::CreatedAt.lt(truncate_to_micros(before)))
             .order_by_desc(deployment::Column::CreatedAt)
-            .order_by_desc(deployment::Column::Id)
-            .one(self.conn())
-            .await?
-            .map(DeploymentRecord::try_from)
-            .transpose()
+            .order_by_desc(deployment::Column::Id);
+        first(query, self.conn()).await?.map(DeploymentRecord::try_from).transpose()
     }
 }
 
@@ -164,7 +186,7 @@ async fn current_success_in(
     if let Some(id) = except {
         query = query.filter(deployment::Column::Id.ne(id.to_string()));
     }
-    query.order_by_desc(deployment::Column::CreatedAt).one(conn).await?.map(DeploymentRecord::try_from).transpose()
+    first(query.order_by_desc(deployment::Column::CreatedAt), conn).await?.map(DeploymentRecord::try_from).transpose()
 }
 
 /// Outcome rules on a new success: every other current success of the
@@ -175,7 +197,7 @@ async fn displace_previous_success(
     winner_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let Some(winner) = deployment::Entity::find_by_id(winner_id.to_string()).one(conn).await? else {
+    let Some(winner) = first(deployment::Entity::find_by_id(winner_id.to_string()), conn).await? else {
         return Ok(());
     };
     let winner = DeploymentRecord::try_from(winner)?;

@@ -22,7 +22,10 @@ use std::{
 };
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryTrait,
+    Select, SelectModel, SelectorRaw, Statement,
+};
 
 pub use error::StoreError;
 
@@ -32,12 +35,18 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 20;
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 /// How long a SQLite writer waits for the write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled connection idle for this long is pinged before it is handed
+/// out (a server restart or a proxy may have dropped it); a busy one is
+/// not, so a hot path pays no extra round trip per statement.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Handle to the database: cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     statements: Arc<AtomicU64>,
+    /// SQLite only: whose turn it is to write, in this process.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -60,12 +69,15 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
+                    // Sorts and temporary indexes in memory, not in temp files.
+                    .pragma("temp_store", "memory")
             });
         let mut db = Database::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
@@ -73,7 +85,22 @@ impl Store {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Self { db, statements })
+        let write_gate = is_sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { db, statements, write_gate })
+    }
+
+    /// On SQLite, this process's turn to write; hold it across a write
+    /// transaction (or a lone write statement). Writers of one process
+    /// queue here, in order, instead of in SQLite's busy handler, which
+    /// sleeps 1, 2, 5 ... 100 ms between attempts and leaves the lock idle
+    /// while writers sleep (deploys under load waited hundreds of ms).
+    /// Other processes on the same file still meet the busy timeout.
+    /// `None` on PostgreSQL, where writers lock rows, not the database.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// Applies every pending migration.
@@ -103,6 +130,39 @@ impl Store {
     pub(crate) fn conn(&self) -> &DatabaseConnection {
         &self.db
     }
+}
+
+/// `select` with `LIMIT limit` written into the SQL text instead of bound.
+///
+/// SQLite (3.47 and later) reads a bound LIMIT while planning and marks the
+/// prepared statement to be planned again whenever that parameter is bound:
+/// with the query builder's `LIMIT ?`, every run of a cached statement was
+/// parsed and planned anew, a quarter of the CPU of a one-row read. A
+/// literal keeps the statement reusable; PostgreSQL's generic plans get the
+/// row goal too. `select` must not carry a limit of its own.
+pub(crate) fn limited<E: EntityTrait>(
+    select: Select<E>,
+    backend: DatabaseBackend,
+    limit: u64,
+) -> SelectorRaw<SelectModel<E::Model>> {
+    E::find().from_raw_sql(limited_statement(select, backend, limit))
+}
+
+/// The statement of [`limited`], for rows read by position.
+pub(crate) fn limited_statement<E: EntityTrait>(select: Select<E>, backend: DatabaseBackend, limit: u64) -> Statement {
+    let mut statement = select.build(backend);
+    statement.sql.push_str(" LIMIT ");
+    statement.sql.push_str(&limit.to_string());
+    statement
+}
+
+/// The first row `select` yields on `conn` (`Select::one` with an inline
+/// `LIMIT 1`; see [`limited`]).
+pub(crate) async fn first<E: EntityTrait>(
+    select: Select<E>,
+    conn: &impl ConnectionTrait,
+) -> Result<Option<E::Model>, DbErr> {
+    limited(select, conn.get_database_backend(), 1).one(conn).await
 }
 
 /// The file behind a `sqlite://path?...` URL, or `None` for in-memory and

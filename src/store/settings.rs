@@ -7,7 +7,7 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use super::{
     convert::{to_json_list, truncate_to_micros},
-    Store, StoreError,
+    first, Store, StoreError,
 };
 use crate::domain::catalog::SystemSettings;
 
@@ -16,7 +16,7 @@ const SETTINGS_ROW_ID: i32 = 1;
 impl Store {
     /// Writes the initial settings unless a row exists already (first start).
     pub async fn init_settings(&self, initial: &SystemSettings, now: DateTime<Utc>) -> Result<(), StoreError> {
-        if system_setting::Entity::find_by_id(SETTINGS_ROW_ID).one(self.conn()).await?.is_some() {
+        if first(system_setting::Entity::find_by_id(SETTINGS_ROW_ID), self.conn()).await?.is_some() {
             return Ok(());
         }
         let row = system_setting::ActiveModel {
@@ -41,8 +41,7 @@ impl Store {
     }
 
     pub async fn settings(&self) -> Result<SystemSettings, StoreError> {
-        system_setting::Entity::find_by_id(SETTINGS_ROW_ID)
-            .one(self.conn())
+        first(system_setting::Entity::find_by_id(SETTINGS_ROW_ID), self.conn())
             .await?
             .ok_or_else(|| StoreError::Corrupt("system settings row is missing".to_owned()))
             .and_then(SystemSettings::try_from)

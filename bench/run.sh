@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# DXCP load benchmark (issue "Speed at scale"; README "Performance").
+#
+# For each database (SQLite, PostgreSQL) and each history size: seed a
+# database with `dxcp seed-history`, start the release `dxcp serve` on it,
+# time `/readyz`, then drive every case with wrk at each concurrency
+# (warm-up, then a fixed measured run) and record requests/s, p50 and p99.
+# The server's peak RSS (VmHWM) is read at the end of each server run.
+# Prints one table per database and writes it, with the raw wrk output, to
+# bench/results/<date>-<db>.md. Loads only 127.0.0.1.
+#
+# Knobs (environment):
+#   BENCH_DATABASES   "sqlite postgres"       which databases
+#   BENCH_SIZES       "10000 1000000"         history sizes (records)
+#   BENCH_CONCURRENCY "1 16 64"               wrk connections
+#   BENCH_CASES       all cases, see CASES below
+#   BENCH_DURATION    10                      measured seconds per run
+#   BENCH_WARMUP      2                       warm-up seconds per run
+#   BENCH_PG_URL      postgres://postgres@127.0.0.1:5432
+#   BENCH_PORT        18480
+#   BENCH_CALLERS     64                      callers per role (tokens)
+#   BENCH_SEED        1                       seed-history --seed
+#   BENCH_CACHE       $HOME/.cache/dxcp-bench  seeded SQLite copies
+#   BENCH_SIMULATED_MS 20                     DXCP_SIMULATED_DURATION_MS
+#   BENCH_RESULTS     bench/results           where the .md files go
+#   BENCH_BIN         (build)                 a prebuilt dxcp to measure instead
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+DATABASES=${BENCH_DATABASES:-"sqlite postgres"}
+SIZES=${BENCH_SIZES:-"10000 1000000"}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
+ALL_CASES="typename history history_owner history_by_service deployment running_state audit validate deploy"
+CASES=${BENCH_CASES:-$ALL_CASES}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+PORT=${BENCH_PORT:-18480}
+CALLERS=${BENCH_CALLERS:-64}
+SEED=${BENCH_SEED:-1}
+CACHE=${BENCH_CACHE:-$HOME/.cache/dxcp-bench}
+SIMULATED_MS=${BENCH_SIMULATED_MS:-20}
+RESULTS=${BENCH_RESULTS:-$BENCH/results}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/dxcp-target}
+BIN=${BENCH_BIN:-$CARGO_TARGET_DIR/release/dxcp}
+URL="http://127.0.0.1:$PORT"
+DATE=$(date -u +%Y-%m-%d)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk >/dev/null; then
+  [ "$(id -u)" = 0 ] || die "wrk is missing; install it (apt-get install wrk) or run as root"
+  log "installing wrk"
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+command -v curl >/dev/null || die "curl is required"
+
+if [ -z "${BENCH_BIN:-}" ]; then
+  log "cargo build --release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd "$ROOT" && cargo build --release --quiet)
+fi
+[ -x "$BIN" ] || die "no dxcp binary at $BIN"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dxcp-bench.XXXXXX")
+SERVER_PID=""
+PG_DB=""
+cleanup() {
+  stop_server
+  if [ -n "$PG_DB" ]; then psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------- callers
+# CALLERS callers per role, so the per-caller rate limit (at most 100000
+# requests a minute each) never caps a measurement: observers read
+# history, admins read the audit log, owners (members of every group)
+# validate and deploy.
+TOKENS=""
+MEMBERS='"owner"'
+for i in $(seq 1 "$CALLERS"); do
+  TOKENS="$TOKENS,bench-observer-$i=observer-$i:OBSERVER,bench-admin-$i=admin-$i:PLATFORM_ADMIN"
+  TOKENS="$TOKENS,bench-owner-$i=owner-$i:DELIVERY_OWNER"
+  MEMBERS="$MEMBERS, \"owner-$i\""
+done
+TOKENS=${TOKENS#,}
+
+# The demo catalogue with guardrails that never refuse a benchmark deploy.
+CATALOG="$WORK/catalog.toml"
+sed -e "s/^members = .*/members = [$MEMBERS]/" \
+    -e 's/^guardrails = .*/guardrails = { max_concurrent_deployments = 1000000, daily_deploy_quota = 100000000, daily_rollback_quota = 100000000 }/' \
+    "$ROOT/config/demo-catalog.toml" >"$CATALOG"
+
+# Settings are first-start values: the seeding run writes them.
+export DXCP_READ_RPM=100000 DXCP_MUTATE_RPM=100000 DXCP_CATALOG="$CATALOG"
+export DXCP_DEV_TOKENS="$TOKENS" DXCP_LISTEN="127.0.0.1:$PORT" DXCP_SIMULATED_DURATION_MS="$SIMULATED_MS"
+export DXCP_ENGINE=simulated DXCP_AUTH=dev
+unset DXCP_DATABASE_URL DXCP_KILL_SWITCH OTEL_EXPORTER_OTLP_ENDPOINT
+
+# What a seeded history depends on: cached copies are keyed by it. Newer
+# migrations are applied to the cached copy before it is used.
+seed_key() {
+  cat "$ROOT/src/seed.rs" "$CATALOG" | sha256sum | cut -c1-12
+}
+
+# --------------------------------------------------------------- server
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+# start_server DATABASE_URL LOG -> sets SERVER_PID and READY_MS
+start_server() {
+  local started ended
+  started=$(date +%s%N)
+  DXCP_DATABASE_URL="$1" "$BIN" serve >"$2" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 3000); do
+    if curl -fs -o /dev/null "$URL/readyz"; then
+      ended=$(date +%s%N)
+      READY_MS=$(((ended - started) / 1000000))
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$2" >&2; die "dxcp serve exited"; }
+    sleep 0.01
+  done
+  die "dxcp serve was not ready within 30 s"
+}
+
+# gql TOKEN BODY -> the response body (fails on a non-200)
+gql() {
+  curl -fsS -H 'Content-Type: application/json' -H 'Accept: application/json' \
+    -H "Authorization: Bearer $1" --data "$2" "$URL/graphql"
+}
+
+# --------------------------------------------------------------- seeding
+# prepare_sqlite SIZE -> sets DB_URL to a fresh working copy of a cached seed
+prepare_sqlite() {
+  local size=$1 cached
+  mkdir -p "$CACHE"
+  cached="$CACHE/sqlite-$size-seed$SEED-$(seed_key).db"
+  if [ ! -f "$cached" ]; then
+    log "seeding SQLite with $size records (cached as $cached)"
+    rm -f "$cached.tmp" "$cached.tmp-wal" "$cached.tmp-shm"
+    DXCP_DATABASE_URL="sqlite://$cached.tmp?mode=rwc" "$BIN" seed-history --records "$size" --seed "$SEED" \
+      >"$WORK/seed.log" 2>&1 || { tail -20 "$WORK/seed.log" >&2; die "seeding failed"; }
+    # Fold the WAL into the file when the sqlite3 shell is at hand;
+    # otherwise the WAL is copied along with it.
+    if command -v sqlite3 >/dev/null; then sqlite3 "$cached.tmp" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; fi
+    if [ -s "$cached.tmp-wal" ]; then mv "$cached.tmp-wal" "$cached-wal"; else rm -f "$cached.tmp-wal"; fi
+    rm -f "$cached.tmp-shm"
+    mv "$cached.tmp" "$cached"
+  fi
+  # Bring the cached copy to this binary's schema (a no-op when current).
+  DXCP_DATABASE_URL="sqlite://$cached?mode=rw" "$BIN" migrate >"$WORK/migrate.log" 2>&1 ||
+    { tail -20 "$WORK/migrate.log" >&2; die "dxcp migrate failed on $cached"; }
+  if command -v sqlite3 >/dev/null; then sqlite3 "$cached" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; fi
+  if [ ! -s "$cached-wal" ]; then rm -f "$cached-wal"; fi
+  rm -f "$cached-shm"
+  rm -f "$WORK"/dxcp.db*
+  cp "$cached" "$WORK/dxcp.db"
+  if [ -f "$cached-wal" ]; then cp "$cached-wal" "$WORK/dxcp.db-wal"; fi
+  DB_URL="sqlite://$WORK/dxcp.db?mode=rwc"
+}
+
+# prepare_postgres SIZE -> sets DB_URL to a freshly seeded database
+prepare_postgres() {
+  local size=$1
+  PG_DB="dxcp_bench_$size"
+  psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+  DB_URL="$PG_URL/$PG_DB"
+  log "seeding PostgreSQL $PG_DB with $size records"
+  DXCP_DATABASE_URL="$DB_URL" "$BIN" seed-history --records "$size" --seed "$SEED" >"$WORK/seed.log" 2>&1 ||
+    { tail -20 "$WORK/seed.log" >&2; die "seeding failed"; }
+  # What autovacuum does to a loaded table soon after: statistics for the planner.
+  psql -q "$DB_URL" -c "VACUUM ANALYZE" >/dev/null
+}
+
+drop_postgres() {
+  [ -n "$PG_DB" ] && psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null
+  PG_DB=""
+}
+
+# ------------------------------------------------------------- the cases
+# case_setup CASE -> sets SCRIPT, ARGS (wrk script arguments) after one
+# checked request, so a measurement never counts error answers.
+case_setup() {
+  local name=$1 file body token answer
+  case $name in
+    deploy)
+      SCRIPT="$BENCH/deploy.lua"
+      ARGS=("bench$(date +%s%N)" bench-owner "$CALLERS" 1.2.0)
+      answer=$(gql bench-owner-1 '{"query":"mutation { deploy(intent: {service: \"ledger\", environment: \"sandbox\", version: \"1.2.0\", changeSummary: \"benchmark check\"}, idempotencyKey: \"check-'"$(date +%s%N)"'\") { id state } }"}') ||
+        die "case $name: the check request failed"
+      ;;
+    *)
+      file="$BENCH/requests/$name.json"
+      token=bench-observer
+      case $name in audit) token=bench-admin ;; validate | history_owner) token=bench-owner ;; esac
+      if [ "$name" = deployment ]; then
+        sed "s/@DEPLOYMENT_ID@/$DEPLOYMENT_ID/" "$file" >"$WORK/deployment.json"
+        file="$WORK/deployment.json"
+      fi
+      body=$(cat "$file")
+      SCRIPT="$BENCH/post.lua"
+      ARGS=("$file" "$token" "$CALLERS")
+      answer=$(gql "$token-1" "$body") || die "case $name: the check request failed"
+      ;;
+  esac
+  case $answer in
+    *'"errors"'*) die "case $name answers with errors: $answer" ;;
+  esac
+}
+
+# run_case DB SIZE CASE CONC -> appends a TSV row and the raw output
+run_case() {
+  local db=$1 size=$2 name=$3 conc=$4 threads=2 out line
+  [ "$conc" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$conc" -d"${WARMUP}s" --timeout 10s -s "$SCRIPT" "$URL/graphql" -- "${ARGS[@]}" >/dev/null
+  out=$(wrk -t"$threads" -c"$conc" -d"${DURATION}s" --timeout 10s --latency -s "$SCRIPT" "$URL/graphql" -- "${ARGS[@]}")
+  {
+    printf '\n#### %s, %s records, %s, c=%s\n\n```\n' "$db" "$size" "$name" "$conc"
+    printf '%s\n' "$out"
+    printf '```\n'
+  } >>"$RAW"
+  line=$(printf '%s\n' "$out" | grep '^BENCH ' | tail -1)
+  [ -n "$line" ] || die "no result from wrk for $name c=$conc"
+  local rps p50 p99 non2xx sock gqlerr
+  rps=$(field rps "$line"); p50=$(field p50_us "$line"); p99=$(field p99_us "$line")
+  non2xx=$(field non2xx "$line"); sock=$(field socket_errors "$line"); gqlerr=$(field gql_errors "$line")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$name" "$conc" "$rps" "$p50" "$p99" \
+    "$((non2xx + sock + gqlerr))" "$db" >>"$TSV"
+  log "$(printf '%-8s %8s %-18s c=%-3s %9s req/s  p50 %6.2f ms  p99 %6.2f ms  errors %s' "$db" "$size" "$name" "$conc" \
+    "$rps" "$(ms "$p50")" "$(ms "$p99")" "$((non2xx + sock + gqlerr))")"
+}
+
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+
+# -------------------------------------------------------------- report
+# render DB -> the markdown table for one database from the TSV rows
+render() {
+  awk -F'\t' -v sizes="$SIZES" -v db="$1" '
+    function fmt_rps(v) { return v == "" ? "-" : sprintf("%.0f", v) }
+    function fmt_ms(v) { return v == "" ? "-" : sprintf("%.2f", v / 1000) }
+    function label(n) { return n >= 1000000 ? (n / 1000000) "M" : (n >= 1000 ? (n / 1000) "k" : n) }
+    FILENAME == ARGV[1] {
+      if ($8 != db) next
+      key = $2 SUBSEP $3
+      if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+      rps[$1, key] = $4; p50[$1, key] = $5; p99[$1, key] = $6; err[$1, key] = $7
+      next
+    }
+    FILENAME == ARGV[2] {
+      if ($1 != db) next
+      ready[$2] = $3; rss[$2] = $4
+      next
+    }
+    END {
+      count = split(sizes, size, " ")
+      header = "| case | c |"; rule = "|---|--:|"
+      for (i = 1; i <= count; i++) {
+        s = label(size[i])
+        header = header " " s " req/s | " s " p50 ms | " s " p99 ms |"
+        rule = rule "--:|--:|--:|"
+      }
+      if (count > 1) { header = header " " label(size[count]) "/" label(size[1]) " |"; rule = rule "--:|" }
+      print header; print rule
+      for (k = 1; k <= n; k++) {
+        key = order[k]; split(key, part, SUBSEP)
+        row = "| " part[1] " | " part[2] " |"
+        for (i = 1; i <= count; i++) {
+          e = err[size[i], key]
+          row = row " " fmt_rps(rps[size[i], key]) (e > 0 ? " (" e " err)" : "") " | " \
+            fmt_ms(p50[size[i], key]) " | " fmt_ms(p99[size[i], key]) " |"
+        }
+        if (count > 1) {
+          a = rps[size[1], key]; b = rps[size[count], key]
+          row = row " " ((a > 0 && b != "") ? sprintf("%.2f", b / a) : "-") " |"
+        }
+        print row
+      }
+      print ""
+      for (i = 1; i <= count; i++) {
+        s = size[i]
+        printf "- %s records: ready (`/readyz` 200) after %s ms; server peak RSS (VmHWM) %.1f MB\n", \
+          label(s), ready[s], rss[s] / 1024
+      }
+    }' "$TSV" "$SERVERS"
+}
+
+# targets DB -> the issue's ratios at the largest size, from this run
+targets() {
+  awk -F'\t' -v db="$1" -v sizes="$SIZES" '
+    FILENAME == ARGV[1] { if ($8 == db) { rps[$1, $2, $3] = $4; p99[$1, $2, $3] = $6; c[$3] = 1 } ; next }
+    FILENAME == ARGV[2] { if ($1 == db) { ready[$2] = $3; rss[$2] = $4 } ; next }
+    END {
+      count = split(sizes, size, " "); big = size[count]; small = size[1]
+      t = rps[big, "typename", 16]
+      if (t > 0) {
+        printf "- c=16, %s records, rate / `{ __typename }` rate: history %.0f%%, runningState %.0f%%, deploy %.0f%%\n", \
+          big, 100 * rps[big, "history", 16] / t, 100 * rps[big, "running_state", 16] / t, 100 * rps[big, "deploy", 16] / t
+      }
+      if (count > 1) {
+        line = ""
+        split("history deployment running_state audit", names, " ")
+        for (j = 1; j <= 4; j++) {
+          for (cc = 1; cc <= 64; cc++) {
+            if (!(cc in c)) continue
+            a = rps[small, names[j], cc]; b = rps[big, names[j], cc]
+            if (a > 0 && b != "") line = line sprintf(" %s c=%d %.2f;", names[j], cc, b / a)
+          }
+        }
+        printf "- rate at %s / rate at %s:%s\n", big, small, line
+      }
+      worst = 0; which = ""
+      split("typename history history_by_service deployment running_state audit validate", reads, " ")
+      for (j = 1; j <= 7; j++) if (p99[big, reads[j], 64] > worst) { worst = p99[big, reads[j], 64]; which = reads[j] }
+      if (which != "") printf "- worst read p99 at c=64, %s records: %.2f ms (%s)\n", big, worst / 1000, which
+      printf "- ready after %s ms at %s records; peak RSS %.1f MB\n", ready[big], big, rss[big] / 1024
+    }' "$TSV" "$SERVERS"
+}
+
+# ----------------------------------------------------------------- run
+mkdir -p "$RESULTS"
+TSV="$WORK/results.tsv"
+SERVERS="$WORK/servers.tsv"
+: >"$TSV"
+: >"$SERVERS"
+HOST_INFO="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
+REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+
+for db in $DATABASES; do
+  RAW="$WORK/raw-$db.md"
+  : >"$RAW"
+  for size in $SIZES; do
+    case $db in
+      sqlite) prepare_sqlite "$size" ;;
+      postgres) prepare_postgres "$size" ;;
+      *) die "unknown database $db" ;;
+    esac
+    # An existing, migrated database: what `dxcp serve` is timed on.
+    DXCP_DATABASE_URL="$DB_URL" "$BIN" migrate >"$WORK/migrate.log" 2>&1 || die "dxcp migrate failed"
+    log "$db, $size records: starting dxcp serve"
+    start_server "$DB_URL" "$WORK/server-$db-$size.log"
+    log "ready after $READY_MS ms"
+    # A terminal record with a failure and a timeline.
+    DEPLOYMENT_ID=$(gql bench-observer-1 '{"query":"{ deployments(first: 1, filter: {state: FAILED}) { nodes { id } } }"}' |
+      sed -n 's/.*"id":"\([^"]*\)".*/\1/p') || die "cannot read a deployment id"
+    [ -n "$DEPLOYMENT_ID" ] || die "no FAILED deployment in the seeded history"
+    for name in $CASES; do
+      case_setup "$name"
+      for conc in $CONCURRENCY; do
+        run_case "$db" "$size" "$name" "$conc"
+      done
+    done
+    HWM=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+    printf '%s\t%s\t%s\t%s\n' "$db" "$size" "$READY_MS" "$HWM" >>"$SERVERS"
+    stop_server
+    [ "$db" = postgres ] && drop_postgres
+  done
+
+  OUT="$RESULTS/$DATE-$db.md"
+  {
+    printf '# DXCP benchmark: %s, %s\n\n' "$db" "$DATE"
+    printf 'Commit %s%s on %s. wrk, %s s measured after %s s warm-up per row, ' "$REV" "$DIRTY" "$HOST_INFO" "$DURATION" "$WARMUP"
+    printf '%s callers per role, simulated engine (%s ms runs). Command: `bench/run.sh`' "$CALLERS" "$SIMULATED_MS"
+    printf ' with BENCH_DATABASES="%s" BENCH_SIZES="%s".\n\n' "$db" "$SIZES"
+    render "$db"
+    printf '\nTargets (issue "Speed at scale"), from this run:\n\n'
+    targets "$db"
+    printf '\n## Raw wrk output\n'
+    cat "$RAW"
+  } >"$OUT"
+  printf '\n%s (%s)\n\n' "$db" "$OUT"
+  render "$db"
+  printf '\n'
+  targets "$db"
+done
