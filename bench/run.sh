@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # DXCP load benchmark (issue "Speed at scale"; README "Performance").
 #
-# For each database (SQLite, PostgreSQL) and each history size: seed a
-# database with `dxcp seed-history`, start the release `dxcp serve` on it,
-# time `/readyz`, then drive every case with wrk at each concurrency
-# (warm-up, then a fixed measured run) and record requests/s, p50 and p99.
-# The server's peak RSS (VmHWM) is read at the end of each server run.
+# For each database (SQLite, PostgreSQL): seed one database per history
+# size with `dxcp seed-history`, start the release `dxcp serve` on each
+# (one port per size) and time `/readyz`, then drive every case with wrk
+# at each concurrency (warm-up, then a fixed measured run), alternating
+# between the sizes case by case so that a ratio between sizes is taken
+# minutes, not a quarter of an hour, apart on a shared machine. Records
+# requests/s, p50 and p99; each server's peak RSS (VmHWM) is read at the
+# end of the run.
 # Prints one table per database and writes it, with the raw wrk output, to
 # bench/results/<date>-<db>.md. Loads only 127.0.0.1.
 #
@@ -17,7 +20,7 @@
 #   BENCH_DURATION    10                      measured seconds per run
 #   BENCH_WARMUP      2                       warm-up seconds per run
 #   BENCH_PG_URL      postgres://postgres@127.0.0.1:5432
-#   BENCH_PORT        18480
+#   BENCH_PORT        18480                   first port (one per size)
 #   BENCH_CALLERS     64                      callers per role (tokens)
 #   BENCH_SEED        1                       seed-history --seed
 #   BENCH_CACHE       $HOME/.cache/dxcp-bench  seeded SQLite copies
@@ -44,7 +47,7 @@ SIMULATED_MS=${BENCH_SIMULATED_MS:-20}
 RESULTS=${BENCH_RESULTS:-$BENCH/results}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/dxcp-target}
 BIN=${BENCH_BIN:-$CARGO_TARGET_DIR/release/dxcp}
-URL="http://127.0.0.1:$PORT"
+declare -A SERVER_PIDS=() URLS=() DB_URLS=() READY=() DEPLOYMENT_IDS=() CASE_ARGS=()
 DATE=$(date -u +%Y-%m-%d)
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -65,11 +68,10 @@ fi
 [ -x "$BIN" ] || die "no dxcp binary at $BIN"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dxcp-bench.XXXXXX")
-SERVER_PID=""
-PG_DB=""
+PG_DBS=""
 cleanup() {
-  stop_server
-  if [ -n "$PG_DB" ]; then psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
+  stop_servers
+  drop_postgres
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -97,7 +99,8 @@ sed -e "s/^members = .*/members = [$MEMBERS]/" \
 
 # Settings are first-start values: the seeding run writes them.
 export DXCP_READ_RPM=100000 DXCP_MUTATE_RPM=100000 DXCP_CATALOG="$CATALOG"
-export DXCP_DEV_TOKENS="$TOKENS" DXCP_LISTEN="127.0.0.1:$PORT" DXCP_SIMULATED_DURATION_MS="$SIMULATED_MS"
+export DXCP_DEV_TOKENS="$TOKENS" DXCP_SIMULATED_DURATION_MS="$SIMULATED_MS"
+export PGOPTIONS="-c client_min_messages=warning"
 export DXCP_ENGINE=simulated DXCP_AUTH=dev
 unset DXCP_DATABASE_URL DXCP_KILL_SWITCH OTEL_EXPORTER_OTLP_ENDPOINT
 
@@ -108,42 +111,47 @@ seed_key() {
 }
 
 # --------------------------------------------------------------- server
-stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  SERVER_PIDS=()
 }
 
-# start_server DATABASE_URL LOG -> sets SERVER_PID and READY_MS
+# start_server SIZE LOG -> serves DB_URLS[SIZE] at URLS[SIZE]; sets
+# SERVER_PIDS[SIZE] and READY[SIZE] (ms from spawn to /readyz 200)
 start_server() {
-  local started ended
+  local size=$1 started ended pid
   started=$(date +%s%N)
-  DXCP_DATABASE_URL="$1" "$BIN" serve >"$2" 2>&1 &
-  SERVER_PID=$!
+  DXCP_LISTEN="${URLS[$size]#http://}" DXCP_DATABASE_URL="${DB_URLS[$size]}" "$BIN" serve >"$2" 2>&1 &
+  pid=$!
+  SERVER_PIDS[$size]=$pid
   for _ in $(seq 1 3000); do
-    if curl -fs -o /dev/null "$URL/readyz"; then
+    if curl -fs -o /dev/null "${URLS[$size]}/readyz"; then
       ended=$(date +%s%N)
-      READY_MS=$(((ended - started) / 1000000))
+      READY[$size]=$(((ended - started) / 1000000))
       return 0
     fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$2" >&2; die "dxcp serve exited"; }
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$2" >&2; die "dxcp serve exited"; }
     sleep 0.01
   done
   die "dxcp serve was not ready within 30 s"
 }
 
-# gql TOKEN BODY -> the response body (fails on a non-200)
+# gql URL TOKEN BODY -> the response body (fails on a non-200)
 gql() {
   curl -fsS -H 'Content-Type: application/json' -H 'Accept: application/json' \
-    -H "Authorization: Bearer $1" --data "$2" "$URL/graphql"
+    -H "Authorization: Bearer $2" --data "$3" "$1/graphql"
 }
 
 # --------------------------------------------------------------- seeding
-# prepare_sqlite SIZE -> sets DB_URL to a fresh working copy of a cached seed
+# prepare_sqlite SIZE -> sets DB_URLS[SIZE] to a fresh working copy of a cached seed
 prepare_sqlite() {
   local size=$1 cached
   mkdir -p "$CACHE"
@@ -166,40 +174,43 @@ prepare_sqlite() {
   if command -v sqlite3 >/dev/null; then sqlite3 "$cached" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; fi
   if [ ! -s "$cached-wal" ]; then rm -f "$cached-wal"; fi
   rm -f "$cached-shm"
-  rm -f "$WORK"/dxcp.db*
-  cp "$cached" "$WORK/dxcp.db"
-  if [ -f "$cached-wal" ]; then cp "$cached-wal" "$WORK/dxcp.db-wal"; fi
-  DB_URL="sqlite://$WORK/dxcp.db?mode=rwc"
+  rm -f "$WORK/dxcp-$size.db"*
+  cp "$cached" "$WORK/dxcp-$size.db"
+  if [ -f "$cached-wal" ]; then cp "$cached-wal" "$WORK/dxcp-$size.db-wal"; fi
+  DB_URLS[$size]="sqlite://$WORK/dxcp-$size.db?mode=rwc"
 }
 
-# prepare_postgres SIZE -> sets DB_URL to a freshly seeded database
+# prepare_postgres SIZE -> sets DB_URLS[SIZE] to a freshly seeded database
 prepare_postgres() {
-  local size=$1
-  PG_DB="dxcp_bench_$size"
-  psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
-  DB_URL="$PG_URL/$PG_DB"
-  log "seeding PostgreSQL $PG_DB with $size records"
-  DXCP_DATABASE_URL="$DB_URL" "$BIN" seed-history --records "$size" --seed "$SEED" >"$WORK/seed.log" 2>&1 ||
+  local size=$1 name="dxcp_bench_$1"
+  psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
+  PG_DBS="$PG_DBS $name"
+  DB_URLS[$size]="$PG_URL/$name"
+  log "seeding PostgreSQL $name with $size records"
+  DXCP_DATABASE_URL="${DB_URLS[$size]}" "$BIN" seed-history --records "$size" --seed "$SEED" >"$WORK/seed.log" 2>&1 ||
     { tail -20 "$WORK/seed.log" >&2; die "seeding failed"; }
   # What autovacuum does to a loaded table soon after: statistics for the planner.
-  psql -q "$DB_URL" -c "VACUUM ANALYZE" >/dev/null
+  psql -q "${DB_URLS[$size]}" -c "VACUUM ANALYZE" >/dev/null
 }
 
 drop_postgres() {
-  [ -n "$PG_DB" ] && psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null
-  PG_DB=""
+  local name
+  for name in $PG_DBS; do
+    psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $name" >/dev/null 2>&1 || true
+  done
+  PG_DBS=""
 }
 
 # ------------------------------------------------------------- the cases
-# case_setup CASE -> sets SCRIPT, ARGS (wrk script arguments) after one
-# checked request, so a measurement never counts error answers.
+# case_setup CASE SIZE -> sets CASE_ARGS[SIZE] (the wrk script and its
+# arguments) after one checked request, so a measurement never counts
+# error answers.
 case_setup() {
-  local name=$1 file body token answer
+  local name=$1 size=$2 url=${URLS[$2]} file body token answer
   case $name in
     deploy)
-      SCRIPT="$BENCH/deploy.lua"
-      ARGS=("bench$(date +%s%N)" bench-owner "$CALLERS" 1.2.0)
-      answer=$(gql bench-owner-1 '{"query":"mutation { deploy(intent: {service: \"ledger\", environment: \"sandbox\", version: \"1.2.0\", changeSummary: \"benchmark check\"}, idempotencyKey: \"check-'"$(date +%s%N)"'\") { id state } }"}') ||
+      CASE_ARGS[$size]="$BENCH/deploy.lua bench$(date +%s%N) bench-owner $CALLERS 1.2.0"
+      answer=$(gql "$url" bench-owner-1 '{"query":"mutation { deploy(intent: {service: \"ledger\", environment: \"sandbox\", version: \"1.2.0\", changeSummary: \"benchmark check\"}, idempotencyKey: \"check-'"$(date +%s%N)"'\") { id state } }"}') ||
         die "case $name: the check request failed"
       ;;
     *)
@@ -207,13 +218,12 @@ case_setup() {
       token=bench-observer
       case $name in audit) token=bench-admin ;; validate | history_owner) token=bench-owner ;; esac
       if [ "$name" = deployment ]; then
-        sed "s/@DEPLOYMENT_ID@/$DEPLOYMENT_ID/" "$file" >"$WORK/deployment.json"
-        file="$WORK/deployment.json"
+        sed "s/@DEPLOYMENT_ID@/${DEPLOYMENT_IDS[$size]}/" "$file" >"$WORK/deployment-$size.json"
+        file="$WORK/deployment-$size.json"
       fi
       body=$(cat "$file")
-      SCRIPT="$BENCH/post.lua"
-      ARGS=("$file" "$token" "$CALLERS")
-      answer=$(gql "$token-1" "$body") || die "case $name: the check request failed"
+      CASE_ARGS[$size]="$BENCH/post.lua $file $token $CALLERS"
+      answer=$(gql "$url" "$token-1" "$body") || die "case $name: the check request failed"
       ;;
   esac
   case $answer in
@@ -223,10 +233,14 @@ case_setup() {
 
 # run_case DB SIZE CASE CONC -> appends a TSV row and the raw output
 run_case() {
-  local db=$1 size=$2 name=$3 conc=$4 threads=2 out line
+  local db=$1 size=$2 name=$3 conc=$4 threads=2 out line script
+  local -a args
+  read -r -a args <<<"${CASE_ARGS[$size]}"
+  script=${args[0]}
+  args=("${args[@]:1}")
   [ "$conc" -lt 2 ] && threads=1
-  wrk -t"$threads" -c"$conc" -d"${WARMUP}s" --timeout 10s -s "$SCRIPT" "$URL/graphql" -- "${ARGS[@]}" >/dev/null
-  out=$(wrk -t"$threads" -c"$conc" -d"${DURATION}s" --timeout 10s --latency -s "$SCRIPT" "$URL/graphql" -- "${ARGS[@]}")
+  wrk -t"$threads" -c"$conc" -d"${WARMUP}s" --timeout 10s -s "$script" "${URLS[$size]}/graphql" -- "${args[@]}" >/dev/null
+  out=$(wrk -t"$threads" -c"$conc" -d"${DURATION}s" --timeout 10s --latency -s "$script" "${URLS[$size]}/graphql" -- "${args[@]}")
   {
     printf '\n#### %s, %s records, %s, c=%s\n\n```\n' "$db" "$size" "$name" "$conc"
     printf '%s\n' "$out"
@@ -289,44 +303,45 @@ render() {
         }
         print row
       }
-      print ""
-      for (i = 1; i <= count; i++) {
-        s = size[i]
-        printf "- %s records: ready (`/readyz` 200) after %s ms; server peak RSS (VmHWM) %.1f MB\n", \
-          label(s), ready[s], rss[s] / 1024
-      }
     }' "$TSV" "$SERVERS"
 }
 
-# targets DB -> the issue's ratios at the largest size, from this run
+# targets DB -> the issue's targets at the largest size, from this run
 targets() {
   awk -F'\t' -v db="$1" -v sizes="$SIZES" '
-    FILENAME == ARGV[1] { if ($8 == db) { rps[$1, $2, $3] = $4; p99[$1, $2, $3] = $6; c[$3] = 1 } ; next }
+    FILENAME == ARGV[1] { if ($8 == db) { rps[$1, $2, $3] = $4; p99[$1, $2, $3] = $6; ran[$1, $2, $3] = 1; conc[$3] = 1 } ; next }
     FILENAME == ARGV[2] { if ($1 == db) { ready[$2] = $3; rss[$2] = $4 } ; next }
+    function share(name, t) { return ((big, name, 16) in ran) && t > 0 ? sprintf("%.0f%%", 100 * rps[big, name, 16] / t) : "-" }
+    function label(n) { return n >= 1000000 ? (n / 1000000) "M" : (n >= 1000 ? (n / 1000) "k" : n) }
     END {
       count = split(sizes, size, " "); big = size[count]; small = size[1]
-      t = rps[big, "typename", 16]
+      t = ((big, "typename", 16) in ran) ? rps[big, "typename", 16] : 0
       if (t > 0) {
-        printf "- c=16, %s records, rate / `{ __typename }` rate: history %.0f%%, runningState %.0f%%, deploy %.0f%%\n", \
-          big, 100 * rps[big, "history", 16] / t, 100 * rps[big, "running_state", 16] / t, 100 * rps[big, "deploy", 16] / t
+        printf "- %s records, c=16, share of the `{ __typename }` rate: history %s (target 30%%), runningState %s (50%%), deploy %s (5%%)\n", \
+          label(big), share("history", t), share("running_state", t), share("deploy", t)
       }
       if (count > 1) {
         line = ""
         split("history deployment running_state audit", names, " ")
         for (j = 1; j <= 4; j++) {
-          for (cc = 1; cc <= 64; cc++) {
-            if (!(cc in c)) continue
+          for (cc = 1; cc <= 1024; cc++) {
+            if (!(cc in conc) || !((small, names[j], cc) in ran) || !((big, names[j], cc) in ran)) continue
             a = rps[small, names[j], cc]; b = rps[big, names[j], cc]
-            if (a > 0 && b != "") line = line sprintf(" %s c=%d %.2f;", names[j], cc, b / a)
+            line = line (a > 0 ? sprintf(" %s c=%d %.2f;", names[j], cc, b / a) : sprintf(" %s c=%d -;", names[j], cc))
           }
         }
-        printf "- rate at %s / rate at %s:%s\n", big, small, line
+        printf "- rate at %s / rate at %s (target >= 0.8):%s\n", label(big), label(small), line
       }
-      worst = 0; which = ""
-      split("typename history history_by_service deployment running_state audit validate", reads, " ")
-      for (j = 1; j <= 7; j++) if (p99[big, reads[j], 64] > worst) { worst = p99[big, reads[j], 64]; which = reads[j] }
-      if (which != "") printf "- worst read p99 at c=64, %s records: %.2f ms (%s)\n", big, worst / 1000, which
-      printf "- ready after %s ms at %s records; peak RSS %.1f MB\n", ready[big], big, rss[big] / 1024
+      line = ""
+      split("typename history history_owner history_by_service deployment running_state audit validate", reads, " ")
+      for (j = 1; j <= 8; j++) {
+        if (!((big, reads[j], 64) in ran)) continue
+        if (rps[big, reads[j], 64] == 0) line = line " " reads[j] " (no answers);"
+        else if (p99[big, reads[j], 64] >= 20000) line = line sprintf(" %s %.1f ms;", reads[j], p99[big, reads[j], 64] / 1000)
+      }
+      printf "- reads with p99 >= 20 ms at c=64, %s records (target: none):%s\n", label(big), line == "" ? " none" : line
+      printf "- `dxcp serve` ready after %s ms on the existing %s-record database (target < 1000 ms)\n", ready[big], label(big)
+      for (i = 1; i <= count; i++) printf "- server peak RSS (VmHWM) at %s records: %.1f MB (target < 150 MB)\n", label(size[i]), rss[size[i]] / 1024
     }' "$TSV" "$SERVERS"
 }
 
@@ -343,6 +358,7 @@ DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -q . && echo " (
 for db in $DATABASES; do
   RAW="$WORK/raw-$db.md"
   : >"$RAW"
+  port=$PORT
   for size in $SIZES; do
     case $db in
       sqlite) prepare_sqlite "$size" ;;
@@ -350,25 +366,32 @@ for db in $DATABASES; do
       *) die "unknown database $db" ;;
     esac
     # An existing, migrated database: what `dxcp serve` is timed on.
-    DXCP_DATABASE_URL="$DB_URL" "$BIN" migrate >"$WORK/migrate.log" 2>&1 || die "dxcp migrate failed"
-    log "$db, $size records: starting dxcp serve"
-    start_server "$DB_URL" "$WORK/server-$db-$size.log"
-    log "ready after $READY_MS ms"
-    # A terminal record with a failure and a timeline.
-    DEPLOYMENT_ID=$(gql bench-observer-1 '{"query":"{ deployments(first: 1, filter: {state: FAILED}) { nodes { id } } }"}' |
-      sed -n 's/.*"id":"\([^"]*\)".*/\1/p') || die "cannot read a deployment id"
-    [ -n "$DEPLOYMENT_ID" ] || die "no FAILED deployment in the seeded history"
-    for name in $CASES; do
-      case_setup "$name"
-      for conc in $CONCURRENCY; do
-        run_case "$db" "$size" "$name" "$conc"
-      done
-    done
-    HWM=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
-    printf '%s\t%s\t%s\t%s\n' "$db" "$size" "$READY_MS" "$HWM" >>"$SERVERS"
-    stop_server
-    [ "$db" = postgres ] && drop_postgres
+    DXCP_DATABASE_URL="${DB_URLS[$size]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1 || die "dxcp migrate failed"
+    URLS[$size]="http://127.0.0.1:$port"
+    port=$((port + 1))
   done
+  for size in $SIZES; do
+    log "$db, $size records: starting dxcp serve on ${URLS[$size]}"
+    start_server "$size" "$WORK/server-$db-$size.log"
+    log "ready after ${READY[$size]} ms"
+    # A terminal record with a failure and a timeline.
+    DEPLOYMENT_IDS[$size]=$(gql "${URLS[$size]}" bench-observer-1 \
+      '{"query":"{ deployments(first: 1, filter: {state: FAILED}) { nodes { id } } }"}' |
+      sed -n 's/.*"id":"\([^"]*\)".*/\1/p') || die "cannot read a deployment id"
+    [ -n "${DEPLOYMENT_IDS[$size]}" ] || die "no FAILED deployment in the seeded history"
+  done
+  for name in $CASES; do
+    for size in $SIZES; do case_setup "$name" "$size"; done
+    for conc in $CONCURRENCY; do
+      for size in $SIZES; do run_case "$db" "$size" "$name" "$conc"; done
+    done
+  done
+  for size in $SIZES; do
+    HWM=$(awk '/VmHWM/ { print $2 }' "/proc/${SERVER_PIDS[$size]}/status")
+    printf '%s\t%s\t%s\t%s\n' "$db" "$size" "${READY[$size]}" "$HWM" >>"$SERVERS"
+  done
+  stop_servers
+  drop_postgres
 
   OUT="$RESULTS/$DATE-$db.md"
   {

@@ -7,7 +7,11 @@
 //! execute under a deadline (504 `TIMEOUT`). Every error leaves with
 //! `extensions.code` and `extensions.requestId`.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
 
 use async_graphql::{
     http::{parse_query_string, GraphiQLSource},
@@ -320,11 +324,49 @@ fn request_error_status(media: Media) -> StatusCode {
     }
 }
 
+/// A parsed document with its selection counts.
+struct Parsed {
+    document: ExecutableDocument,
+    fields: usize,
+    aliases: usize,
+}
+
+/// Documents are cached only up to this size (bytes of query text) ...
+const CACHED_DOCUMENT_MAX_BYTES: usize = 4 * 1024;
+/// ... and this many at once; a full cache starts over.
+const CACHED_DOCUMENTS: usize = 256;
+
+/// Parsed documents by query text, shared by the whole process (parsing
+/// is a pure function of the text). Clients send the same few documents
+/// again and again, and parsing one took as much CPU as the database read
+/// behind `runningState`; cloning the parsed tree is several times cheaper.
+fn parse_cached(query: &str) -> Result<Arc<Parsed>, ServerError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Parsed>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(parsed) = cache.lock().ok().and_then(|c| c.get(query).cloned()) {
+        return Ok(parsed);
+    }
+    let document = async_graphql::parser::parse_query(query)?;
+    let (fields, aliases) = count_selections(&document);
+    let parsed = Arc::new(Parsed { document, fields, aliases });
+    if query.len() <= CACHED_DOCUMENT_MAX_BYTES {
+        if let Ok(mut cache) = cache.lock() {
+            if cache.len() >= CACHED_DOCUMENTS {
+                cache.clear();
+            }
+            cache.insert(query.to_owned(), parsed.clone());
+        }
+    }
+    Ok(parsed)
+}
+
 /// Parses the document once (async-graphql reuses it), tells which kind
 /// of operation will run, and refuses mutations over GET.
 fn check_document(request: &mut Request, method: &Method) -> Result<OperationType, DocumentProblem> {
     let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().map_err(|e| DocumentProblem::RequestError(e.message))?;
+    let parsed = parse_cached(&request.query).map_err(|e| DocumentProblem::RequestError(e.message))?;
+    request.set_parsed_query(parsed.document.clone());
+    let document = &parsed.document;
     let kind = match &document.operations {
         DocumentOperations::Single(op) => op.node.ty,
         DocumentOperations::Multiple(ops) => match operation_name.as_deref() {
@@ -336,7 +378,7 @@ fn check_document(request: &mut Request, method: &Method) -> Result<OperationTyp
             }
         },
     };
-    let (fields, aliases) = count_selections(document);
+    let (fields, aliases) = (parsed.fields, parsed.aliases);
     if aliases > MAX_ALIASES || fields > MAX_FIELDS {
         return Err(DocumentProblem::RequestError(format!(
             "the document has {fields} fields and {aliases} aliases; the limits are {MAX_FIELDS} and {MAX_ALIASES}"

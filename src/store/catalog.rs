@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{build, delivery_group, environment, recipe, service};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
 
@@ -233,12 +233,19 @@ impl Store {
     /// Ids of the delivery groups whose `members` include `actor_id`: one
     /// query over the (small) groups table.
     pub async fn group_ids_with_member(&self, actor_id: &str) -> Result<Vec<String>, StoreError> {
-        let rows = delivery_group::Entity::find().all(self.conn()).await?;
+        // Asked on every history read of a delivery owner: only the two
+        // columns it needs, not whole groups.
+        let rows: Vec<(String, String)> = delivery_group::Entity::find()
+            .select_only()
+            .column(delivery_group::Column::Id)
+            .column(delivery_group::Column::Members)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
         let mut ids = Vec::new();
-        for row in rows {
-            let members = super::convert::json_list(&row.members)?;
-            if members.iter().any(|m| m == actor_id) {
-                ids.push(row.id);
+        for (id, members) in rows {
+            if super::convert::json_list(&members)?.iter().any(|m| m == actor_id) {
+                ids.push(id);
             }
         }
         Ok(ids)

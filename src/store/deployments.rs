@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     convert::{parse_enum, parse_uuid, truncate_to_micros},
-    limited_statement, Store, StoreError,
+    limited_statement, FixedSql, Store, StoreError,
 };
 use crate::domain::{
     deployment::{
@@ -94,8 +94,11 @@ impl Store {
     }
 
     pub async fn deployment(&self, id: Uuid) -> Result<Option<DeploymentRecord>, StoreError> {
-        let query = select_records().filter(deployment::Column::Id.eq(id.to_string()));
-        let row = self.conn().query_one_raw(limited_statement(query, self.backend(), 1)).await?;
+        static SQL: FixedSql = FixedSql::new();
+        let backend = self.backend();
+        let id = id.to_string();
+        let statement = SQL.statement(backend, || record_by_id(&id, backend), vec![id.clone().into()]);
+        let row = self.conn().query_one_raw(statement).await?;
         row.as_ref().map(record_from_row).transpose()
     }
 
@@ -137,12 +140,11 @@ impl Store {
 
     /// The current success of a service in an environment, if any.
     pub async fn running_state(&self, service: &str, environment: &str) -> Result<Option<RunningState>, StoreError> {
-        let query = select_running_states()
-            .filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()))
-            .filter(deployment::Column::Service.eq(service))
-            .filter(deployment::Column::Environment.eq(environment))
-            .order_by_desc(deployment::Column::CreatedAt);
-        let row = self.conn().query_one_raw(limited_statement(query, self.backend(), 1)).await?;
+        static SQL: FixedSql = FixedSql::new();
+        let backend = self.backend();
+        let values = vec![DeploymentOutcome::Succeeded.as_str().into(), service.into(), environment.into()];
+        let statement = SQL.statement(backend, || running_state_of(service, environment, backend), values);
+        let row = self.conn().query_one_raw(statement).await?;
         row.as_ref().map(running_state_from_row).transpose()
     }
 
@@ -182,6 +184,22 @@ impl Store {
         }
         Ok(states)
     }
+}
+
+/// The record with this id (binds: id).
+fn record_by_id(id: &str, backend: DatabaseBackend) -> Statement {
+    limited_statement(select_records().filter(deployment::Column::Id.eq(id)), backend, 1)
+}
+
+/// The current success of a service + environment (binds: outcome,
+/// service, environment).
+fn running_state_of(service: &str, environment: &str, backend: DatabaseBackend) -> Statement {
+    let query = select_running_states()
+        .filter(deployment::Column::Outcome.eq(DeploymentOutcome::Succeeded.as_str()))
+        .filter(deployment::Column::Service.eq(service))
+        .filter(deployment::Column::Environment.eq(environment))
+        .order_by_desc(deployment::Column::CreatedAt);
+    limited_statement(query, backend, 1)
 }
 
 /// The columns a running state is derived from, read by position in
@@ -423,5 +441,28 @@ pub(crate) fn timeline_row(id: Uuid, e: &TimelineEvent) -> timeline_event::Activ
         label: Set(e.label.clone()),
         occurred_at: Set(truncate_to_micros(e.occurred_at)),
         detail: Set(e.detail.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached SQL text plus the values bound per run must be exactly
+    /// what the query builder makes for those values.
+    #[test]
+    fn fixed_statements_bind_what_the_builder_binds() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            let sql = FixedSql::new();
+            sql.statement(backend, || running_state_of("a", "b", backend), Vec::new());
+            let values = vec![DeploymentOutcome::Succeeded.as_str().into(), "ledger".into(), "staging".into()];
+            let cached = sql.statement(backend, || unreachable!(), values);
+            assert_eq!(cached, running_state_of("ledger", "staging", backend));
+
+            let sql = FixedSql::new();
+            sql.statement(backend, || record_by_id("x", backend), Vec::new());
+            let cached = sql.statement(backend, || unreachable!(), vec!["some-id".into()]);
+            assert_eq!(cached, record_by_id("some-id", backend));
+        }
     }
 }

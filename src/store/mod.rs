@@ -16,7 +16,7 @@ pub mod settings;
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc,
+        Arc, OnceLock,
     },
     time::Duration,
 };
@@ -24,15 +24,24 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryTrait,
-    Select, SelectModel, SelectorRaw, Statement,
+    Select, SelectModel, SelectorRaw, Statement, Value,
 };
 
 pub use error::StoreError;
 
-/// Pool size for PostgreSQL; SQLite uses its own smaller pool because it
-/// has a single writer anyway.
-const POSTGRES_MAX_CONNECTIONS: u32 = 20;
+/// SQLite pool size: readers run side by side (one thread each), and
+/// there is a single writer anyway.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
+
+/// PostgreSQL pool size: four connections per core, 8 to 20. More
+/// connections than the cores can serve only queue inside the server: on
+/// two cores, 8 answered the history page 10-40% faster at 64 concurrent
+/// requests than 20.
+fn postgres_max_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores.saturating_mul(4)).unwrap_or(u32::MAX).clamp(8, 20)
+}
+
 /// How long a SQLite writer waits for the write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A pooled connection idle for this long is pinged before it is handed
@@ -65,7 +74,7 @@ impl Store {
         let mut options = ConnectOptions::new(url.to_owned());
         let is_sqlite = url.starts_with("sqlite:");
         options
-            .max_connections(if is_sqlite { SQLITE_MAX_CONNECTIONS } else { POSTGRES_MAX_CONNECTIONS })
+            .max_connections(if is_sqlite { SQLITE_MAX_CONNECTIONS } else { postgres_max_connections() })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
@@ -163,6 +172,42 @@ pub(crate) async fn first<E: EntityTrait>(
     conn: &impl ConnectionTrait,
 ) -> Result<Option<E::Model>, DbErr> {
     limited(select, conn.get_database_backend(), 1).one(conn).await
+}
+
+/// The SQL text of a statement whose shape never changes, built once per
+/// process and backend: building it with the query builder cost about a
+/// fifth of the CPU of a `runningState` request. Each run binds its own
+/// values.
+pub(crate) struct FixedSql {
+    sqlite: OnceLock<String>,
+    postgres: OnceLock<String>,
+}
+
+impl FixedSql {
+    pub(crate) const fn new() -> Self {
+        Self { sqlite: OnceLock::new(), postgres: OnceLock::new() }
+    }
+
+    /// The statement `build` makes, with `values` bound in its place.
+    /// `build` must make the same SQL text whatever values it is given,
+    /// and bind them in the order `values` lists them.
+    pub(crate) fn statement(
+        &self,
+        backend: DatabaseBackend,
+        build: impl FnOnce() -> Statement,
+        values: Vec<Value>,
+    ) -> Statement {
+        let slot = match backend {
+            DatabaseBackend::Sqlite => Some(&self.sqlite),
+            DatabaseBackend::Postgres => Some(&self.postgres),
+            _ => None,
+        };
+        let sql = match slot {
+            Some(slot) => slot.get_or_init(|| build().sql).clone(),
+            None => build().sql,
+        };
+        Statement::from_sql_and_values(backend, sql, values)
+    }
 }
 
 /// The file behind a `sqlite://path?...` URL, or `None` for in-memory and
