@@ -7,15 +7,19 @@
 //! path, request id and domain ids, never tokens, GraphQL variables or
 //! engine bodies.
 
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
 
-/// Keeps the trace exporter alive; flushes pending spans when dropped.
+/// Keeps the trace exporter and the log writer alive; flushes pending
+/// spans and log lines when dropped.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    _log_writer: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Drop for TelemetryGuard {
@@ -30,9 +34,16 @@ impl Drop for TelemetryGuard {
 /// starts (the OTLP exporter uses a blocking HTTP client on its own thread).
 pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Log lines are written by a dedicated thread: a write to stdout per
+    // request on an async worker cost several percent of the server's CPU
+    // under load. Not lossy: when the queue is full, logging waits.
+    let (writer, log_writer) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stdout());
+    // Colour codes only for a person at a terminal, not in log files.
+    let ansi = std::io::stdout().is_terminal();
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
-        LogFormat::Text => fmt::layer().with_target(true).boxed(),
-        LogFormat::Json => fmt::layer().json().flatten_event(true).with_current_span(true).boxed(),
+        LogFormat::Text => fmt::layer().with_writer(writer).with_ansi(ansi).with_target(true).boxed(),
+        LogFormat::Json => fmt::layer().with_writer(writer).json().flatten_event(true).with_current_span(true).boxed(),
     };
     let provider = otlp_endpoint.and_then(|endpoint| match otlp_provider() {
         Ok(provider) => Some(provider),
@@ -44,7 +55,7 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> TelemetryGuard {
     let traces = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("dxcp")));
     // A second init (several apps in one test process) keeps the first one.
     let _ = tracing_subscriber::registry().with(logs).with(traces).with(filter).try_init();
-    TelemetryGuard { provider }
+    TelemetryGuard { provider, _log_writer: log_writer }
 }
 
 fn otlp_provider() -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {

@@ -3,11 +3,11 @@
 //!
 //! async-graphql hands keys to a loader over several executor turns, so a
 //! page could be split into several batches. Connection resolvers therefore
-//! prefetch the whole page's keys in one `load_many` (see [`Loaders::prefetch`])
-//! and the per-request cache answers every node from it: a page costs one
-//! query per relation, whatever its size.
+//! prefetch the relations of the whole page (see [`Loaders::prefetch`]) and
+//! every node is answered from that: a page costs one query per relation,
+//! whatever its size.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
@@ -50,10 +50,22 @@ impl Loader<Uuid> for TimelineLoader {
     }
 }
 
-/// The loaders of one request.
+/// The loaders of one request, and what its pages prefetched.
 pub struct Loaders {
     pub failures: DataLoader<FailuresLoader, HashMapCache>,
     pub timeline: DataLoader<TimelineLoader, HashMapCache>,
+    services: Services,
+    prefetched: Mutex<Prefetched>,
+    /// False for a subscription's connection, which lives for many events:
+    /// a cache there would answer later events with the first one's data.
+    cached: bool,
+}
+
+/// Relations of the records of a page, read for the whole page at once.
+#[derive(Default)]
+struct Prefetched {
+    failures: HashMap<Uuid, Vec<Failure>>,
+    timeline: HashMap<Uuid, Vec<TimelineEvent>>,
 }
 
 /// Which relations a page's selection asks for.
@@ -64,21 +76,69 @@ pub struct Wanted {
 }
 
 impl Loaders {
+    /// Loaders that load as soon as they are asked. A page prefetches its
+    /// keys and every other path loads one key, so the loaders' default
+    /// 1 ms wait for more keys only delayed each request that reads
+    /// failures or timelines (and woke a timer thread): `deployment(id)` at
+    /// concurrency 1 went from 1.4 ms to 0.3 ms.
     pub fn new(services: &Services) -> Self {
         Self {
-            failures: DataLoader::with_cache(FailuresLoader(services.clone()), tokio::spawn, HashMapCache::default()),
-            timeline: DataLoader::with_cache(TimelineLoader(services.clone()), tokio::spawn, HashMapCache::default()),
+            failures: DataLoader::with_cache(FailuresLoader(services.clone()), tokio::spawn, HashMapCache::default())
+                .delay(Duration::ZERO),
+            timeline: DataLoader::with_cache(TimelineLoader(services.clone()), tokio::spawn, HashMapCache::default())
+                .delay(Duration::ZERO),
+            services: services.clone(),
+            prefetched: Mutex::default(),
+            cached: true,
         }
     }
 
-    /// Loads the wanted relations of a whole page in one batch each.
+    /// Loaders that never remember: every read goes to the store.
+    pub fn uncached(services: &Services) -> Self {
+        Self { cached: false, ..Self::new(services) }
+    }
+
+    /// Reads the wanted relations of a whole page, one query each. Straight
+    /// from the store rather than through the loaders: a loader spawns a
+    /// task per batch and answers each node through its own future and
+    /// cache lookup, which cost a third of a history page's CPU.
     pub async fn prefetch(&self, ids: &[Uuid], wanted: Wanted) -> Result<(), DomainError> {
-        if wanted.failures {
-            self.failures.load_many(ids.iter().copied()).await?;
+        if !self.cached {
+            return Ok(());
         }
-        if wanted.timeline {
-            self.timeline.load_many(ids.iter().copied()).await?;
+        let failures = if wanted.failures { Some(self.services.failures_for(ids).await?) } else { None };
+        let timeline = if wanted.timeline { Some(self.services.timelines_for(ids).await?) } else { None };
+        let mut prefetched = self.prefetched.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(found) = failures {
+            prefetched.failures.extend(complete(ids, found));
+        }
+        if let Some(found) = timeline {
+            prefetched.timeline.extend(complete(ids, found));
         }
         Ok(())
+    }
+
+    /// The failures of a deployment: prefetched with its page, or loaded.
+    pub async fn failures(&self, id: Uuid) -> Result<Vec<Failure>, DomainError> {
+        if !self.cached {
+            return Ok(self.services.failures_for(&[id]).await?.remove(&id).unwrap_or_default());
+        }
+        let prefetched = self.prefetched.lock().unwrap_or_else(|p| p.into_inner()).failures.get(&id).cloned();
+        match prefetched {
+            Some(failures) => Ok(failures),
+            None => Ok(self.failures.load_one(id).await?.unwrap_or_default()),
+        }
+    }
+
+    /// The timeline of a deployment: prefetched with its page, or loaded.
+    pub async fn timeline(&self, id: Uuid) -> Result<Vec<TimelineEvent>, DomainError> {
+        if !self.cached {
+            return Ok(self.services.timelines_for(&[id]).await?.remove(&id).unwrap_or_default());
+        }
+        let prefetched = self.prefetched.lock().unwrap_or_else(|p| p.into_inner()).timeline.get(&id).cloned();
+        match prefetched {
+            Some(events) => Ok(events),
+            None => Ok(self.timeline.load_one(id).await?.unwrap_or_default()),
+        }
     }
 }

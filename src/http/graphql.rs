@@ -10,7 +10,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, OnceLock},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use async_graphql::{
@@ -437,7 +437,7 @@ fn prepare(batch: BatchRequest, state: &AppState, caller: Caller) -> BatchReques
         Introspection::Off => false,
     };
     let attach = |request: Request| {
-        let request = request.data(caller.clone()).data(loaders(&state.services));
+        let request = request.data(caller.clone()).data(Loaders::new(&state.services));
         if introspection_allowed {
             request
         } else {
@@ -486,16 +486,6 @@ impl Answers {
             Answers::Batch(answers) => answers.iter().any(Answer::has_errors),
         }
     }
-}
-
-/// The request's DataLoaders, loading as soon as they are asked. A page
-/// prefetches its keys in one `load_many` and every other path loads one
-/// key, so the loaders' default 1 ms wait for more keys only delayed each
-/// request that reads failures or timelines (and woke a timer thread):
-/// `deployment(id)` at concurrency 1 went from 1.4 ms to 0.3 ms.
-fn loaders(services: &crate::service::Services) -> Loaders {
-    let Loaders { failures, timeline } = Loaders::new(services);
-    Loaders { failures: failures.delay(Duration::ZERO), timeline: timeline.delay(Duration::ZERO) }
 }
 
 /// Stamps codes and the request id on every error, strips operator hints

@@ -79,6 +79,6 @@ async fn authenticate(
     let principal = state.auth.authenticate(token).await.map_err(|_| refused())?;
     let mut data = Data::default();
     data.insert(Caller { principal, request_id });
-    data.insert(Loaders::new(&state.services));
+    data.insert(Loaders::uncached(&state.services));
     Ok(data)
 }

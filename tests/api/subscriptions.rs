@@ -152,6 +152,42 @@ async fn a_subscriber_receives_each_state_once_in_order_and_then_complete() {
     assert_eq!(last, json!({ "type": "complete", "id": "1" }), "the stream completes after SUCCEEDED");
 }
 
+/// One connection serves many events: each must read the record's
+/// relations as they are then, not as the first event saw them.
+#[tokio::test]
+async fn each_event_carries_the_timeline_as_it_is_at_that_event() {
+    let gate = FakeGate::start().await;
+    let app = TestApp::builder().gate(&gate).spawn().await;
+    let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
+    let execution = execution_of(&app, &id).await;
+
+    let mut socket = connect(&app).await;
+    init(&mut socket, Some(json!({ "authorization": format!("Bearer {OWNER}") }))).await;
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    let query = "subscription($id: ID!) { deploymentUpdated(id: $id) { id state timeline { key } } }";
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "id": id } } }),
+    )
+    .await;
+
+    let timeline_length = |message: &Value| {
+        message["payload"]["data"]["deploymentUpdated"]["timeline"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a timeline: {message}"))
+            .len()
+    };
+    let first = next_message(&mut socket).await;
+    assert_eq!(state_of(&first, "1"), "ACTIVE");
+    gate.succeed(&execution);
+    let last = next_message(&mut socket).await;
+    assert_eq!(state_of(&last, "1"), "SUCCEEDED");
+    assert!(
+        timeline_length(&last) > timeline_length(&first),
+        "the SUCCEEDED event shows the entries added since the first event: {first} then {last}"
+    );
+}
+
 #[tokio::test]
 async fn a_subscription_to_an_unknown_deployment_gets_not_found() {
     let app = TestApp::spawn().await;

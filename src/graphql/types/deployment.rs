@@ -159,13 +159,11 @@ impl Deployment {
         self.0.superseded_by.map(|id| ID(id.to_string()))
     }
     async fn failures(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Failure>> {
-        let loaders = loaders(ctx)?;
-        let failures = loaders.failures.load_one(self.0.id).await?.unwrap_or_default();
+        let failures = loaders(ctx)?.failures(self.0.id).await?;
         Ok(failures.into_iter().map(Failure::from).collect())
     }
     async fn timeline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TimelineEvent>> {
-        let loaders = loaders(ctx)?;
-        let events = loaders.timeline.load_one(self.0.id).await?.unwrap_or_default();
+        let events = loaders(ctx)?.timeline(self.0.id).await?;
         Ok(events.into_iter().map(TimelineEvent::from).collect())
     }
     async fn engine_type(&self) -> EngineType {
