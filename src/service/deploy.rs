@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, Caller, Services};
 use crate::{
     domain::{
-        catalog::{AuditOutcome, DeliveryGroup, Environment, Recipe, Service},
+        catalog::{AuditOutcome, Build, DeliveryGroup, Environment, Recipe, Service},
         deployment::{DeploymentKind, DeploymentRecord, DeploymentState, TimelineEvent},
         failure::engine_call_failure,
         guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, Usage, Violation},
@@ -54,7 +54,8 @@ struct Loaded {
     group: Option<DeliveryGroup>,
     environment: Option<Environment>,
     recipe: Option<Recipe>,
-    version_registered: bool,
+    /// The registered build of the intent's version, if any.
+    build: Option<Build>,
 }
 
 /// A rollback's target and what it would restore.
@@ -189,7 +190,7 @@ impl Services {
             version: intent.version.clone(),
             recipe_id: facts.resolved_recipe_id(),
             delivery_group_id: loaded.group.as_ref().map(|g| g.id.clone()),
-            version_registered: loaded.version_registered,
+            version_registered: loaded.build.is_some(),
             max_concurrent_deployments: loaded.group.as_ref().map(|g| g.guardrails.max_concurrent_deployments),
             in_flight_deployments: usage.map(|u| u.in_flight),
             daily_quota: loaded.group.as_ref().map(|g| daily_quota(g, kind)),
@@ -406,7 +407,7 @@ impl Services {
         let (Some(group), Some(recipe)) = (loaded.group.clone(), loaded.recipe.clone()) else {
             return Err(Refusal::Failed(DomainError::internal()));
         };
-        let build = self.store.build(&intent.service, &intent.version).await?;
+        let build = loaded.build;
         let change_summary = guardrails::check_change_summary(&intent.change_summary)
             .map_err(|v| Refusal::Denied(violation_error(&v)))?;
         let record = DeploymentRecord {
@@ -518,8 +519,8 @@ impl Services {
             Some(id) => self.store.recipe(&id).await?,
             None => None,
         };
-        let version_registered = self.store.build(&intent.service, &intent.version).await?.is_some();
-        Ok(Loaded { service, group, environment, recipe, version_registered })
+        let build = self.store.build(&intent.service, &intent.version).await?;
+        Ok(Loaded { service, group, environment, recipe, build })
     }
 
     fn facts<'a>(
@@ -540,7 +541,7 @@ impl Services {
             environment: loaded.environment.as_ref(),
             recipe: loaded.recipe.as_ref(),
             // A rollback whose target is refused has no version to look up.
-            version_registered: loaded.version_registered
+            version_registered: loaded.build.is_some()
                 || (kind == DeploymentKind::Rollback && rollback_violation.is_some()),
             rollback_violation,
             usage,

@@ -12,8 +12,7 @@
 use chrono::{DateTime, Utc};
 use entity::{admission_lock, deployment};
 use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -166,6 +165,9 @@ async fn lock_group_environment(
     Ok(())
 }
 
+/// Quota and concurrency usage in one statement: two counts, each a
+/// subquery served by its own index (a usage check runs on every deploy,
+/// rollback and preview; a statement costs more than either count).
 async fn usage_in(
     conn: &impl ConnectionTrait,
     group_id: &str,
@@ -173,18 +175,31 @@ async fn usage_in(
     kind: DeploymentKind,
     day_start: DateTime<Utc>,
 ) -> Result<Usage, StoreError> {
-    let created_today = deployment::Entity::find()
-        .filter(deployment::Column::DeliveryGroupId.eq(group_id))
-        .filter(deployment::Column::Environment.eq(environment))
-        .filter(deployment::Column::Kind.eq(kind.as_str()))
-        .filter(deployment::Column::CreatedAt.gte(truncate_to_micros(day_start)))
-        .count(conn)
-        .await?;
-    let in_flight = deployment::Entity::find()
-        .filter(deployment::Column::DeliveryGroupId.eq(group_id))
-        .filter(deployment::Column::Environment.eq(environment))
-        .filter(deployment::Column::State.is_in(in_flight_states()))
-        .count(conn)
-        .await?;
-    Ok(Usage { created_today: created_today as i64, in_flight: in_flight as i64 })
+    use sea_orm::{
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, SelectStatement},
+        QuerySelect, QueryTrait,
+    };
+    let count = |select: sea_orm::Select<deployment::Entity>| -> SelectStatement {
+        select
+            .select_only()
+            // COUNT(*), not COUNT(id): the index answers it without
+            // reading a single record.
+            .column_as(Expr::col(Asterisk).count(), "n")
+            .filter(deployment::Column::DeliveryGroupId.eq(group_id))
+            .filter(deployment::Column::Environment.eq(environment))
+            .into_query()
+    };
+    let created_today = count(
+        deployment::Entity::find()
+            .filter(deployment::Column::Kind.eq(kind.as_str()))
+            .filter(deployment::Column::CreatedAt.gte(truncate_to_micros(day_start))),
+    );
+    let in_flight = count(deployment::Entity::find().filter(deployment::Column::State.is_in(in_flight_states())));
+    let query = Query::select()
+        .expr_as(Expr::SubQuery(None, Box::new(created_today.into())), Alias::new("created_today"))
+        .expr_as(Expr::SubQuery(None, Box::new(in_flight.into())), Alias::new("in_flight"))
+        .to_owned();
+    let row = conn.query_one_raw(conn.get_database_backend().build(&query)).await?;
+    let row = row.ok_or_else(|| StoreError::Other("the usage query returned no row".into()))?;
+    Ok(Usage { created_today: row.try_get("", "created_today")?, in_flight: row.try_get("", "in_flight")? })
 }
