@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{build, delivery_group, environment, recipe, service};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, TransactionTrait,
 };
 
 use super::{
@@ -151,21 +151,35 @@ impl Store {
             .collect()
     }
 
+    /// A delivery group with its services, in one statement (the group
+    /// joined to its services, a row per service): every deploy, rollback
+    /// and preview reads its group.
     pub async fn delivery_group(&self, id: &str) -> Result<Option<DeliveryGroup>, StoreError> {
-        let Some(row) = first(delivery_group::Entity::find_by_id(id.to_owned()), self.conn()).await? else {
+        let in_group: RelationDef = service::Entity::belongs_to(delivery_group::Entity)
+            .from(service::Column::DeliveryGroupId)
+            .to(delivery_group::Column::Id)
+            .into();
+        let query = delivery_group::Entity::find_by_id(id.to_owned())
+            .join_rev(JoinType::LeftJoin, in_group)
+            .column_as(service::Column::Name, MEMBER_SERVICE)
+            .order_by_asc(service::Column::Name);
+        let rows = self.conn().query_all_raw(query.build(self.backend())).await?;
+        let Some(first_row) = rows.first() else {
             return Ok(None);
         };
-        let services = service::Entity::find()
-            .filter(service::Column::DeliveryGroupId.eq(id))
-            .order_by_asc(service::Column::Name)
-            .all(self.conn())
-            .await?
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
-        delivery_group_from_row(row, services).map(Some)
+        let group = delivery_group::Model::from_query_result(first_row, "")?;
+        let mut services = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(name) = row.try_get::<Option<String>>("", MEMBER_SERVICE)? {
+                services.push(name);
+            }
+        }
+        delivery_group_from_row(group, services).map(Some)
     }
 }
+
+/// Column alias of a member service's name in [`Store::delivery_group`].
+const MEMBER_SERVICE: &str = "member_service";
 
 pub(crate) fn recipe_row(r: &Recipe) -> recipe::ActiveModel {
     recipe::ActiveModel {
