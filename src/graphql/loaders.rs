@@ -52,8 +52,8 @@ impl Loader<Uuid> for TimelineLoader {
 
 /// The loaders of one request, and what its pages prefetched.
 pub struct Loaders {
-    pub failures: DataLoader<FailuresLoader, HashMapCache>,
-    pub timeline: DataLoader<TimelineLoader, HashMapCache>,
+    failures: DataLoader<FailuresLoader, HashMapCache>,
+    timeline: DataLoader<TimelineLoader, HashMapCache>,
     services: Services,
     prefetched: Mutex<Prefetched>,
     /// False for a subscription's connection, which lives for many events:
