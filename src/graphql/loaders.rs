@@ -54,7 +54,6 @@ impl Loader<Uuid> for TimelineLoader {
 pub struct Loaders {
     failures: DataLoader<FailuresLoader, HashMapCache>,
     timeline: DataLoader<TimelineLoader, HashMapCache>,
-    services: Services,
     prefetched: Mutex<Prefetched>,
     /// False for a subscription's connection, which lives for many events:
     /// a cache there would answer later events with the first one's data.
@@ -87,7 +86,6 @@ impl Loaders {
                 .delay(Duration::ZERO),
             timeline: DataLoader::with_cache(TimelineLoader(services.clone()), tokio::spawn, HashMapCache::default())
                 .delay(Duration::ZERO),
-            services: services.clone(),
             prefetched: Mutex::default(),
             cached: true,
         }
@@ -98,47 +96,55 @@ impl Loaders {
         Self { cached: false, ..Self::new(services) }
     }
 
-    /// Reads the wanted relations of a whole page, one query each. Straight
-    /// from the store rather than through the loaders: a loader spawns a
-    /// task per batch and answers each node through its own future and
-    /// cache lookup, which cost a third of a history page's CPU.
+    /// Reads the wanted relations of a whole page, one query each. Through
+    /// the `Loader`s themselves rather than the `DataLoader`s: a DataLoader
+    /// spawns a task per batch and answers each node through its own future
+    /// and cache lookup, which cost a third of a history page's CPU.
     pub async fn prefetch(&self, ids: &[Uuid], wanted: Wanted) -> Result<(), DomainError> {
         if !self.cached {
             return Ok(());
         }
-        let failures = if wanted.failures { Some(self.services.failures_for(ids).await?) } else { None };
-        let timeline = if wanted.timeline { Some(self.services.timelines_for(ids).await?) } else { None };
-        let mut prefetched = self.prefetched.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(found) = failures {
-            prefetched.failures.extend(complete(ids, found));
-        }
-        if let Some(found) = timeline {
-            prefetched.timeline.extend(complete(ids, found));
-        }
+        let failures = if wanted.failures { Some(self.failures.loader().load(ids).await?) } else { None };
+        let timeline = if wanted.timeline { Some(self.timeline.loader().load(ids).await?) } else { None };
+        let mut prefetched = self.prefetched();
+        prefetched.failures.extend(failures.unwrap_or_default());
+        prefetched.timeline.extend(timeline.unwrap_or_default());
         Ok(())
     }
 
     /// The failures of a deployment: prefetched with its page, or loaded.
     pub async fn failures(&self, id: Uuid) -> Result<Vec<Failure>, DomainError> {
-        if !self.cached {
-            return Ok(self.services.failures_for(&[id]).await?.remove(&id).unwrap_or_default());
-        }
-        let prefetched = self.prefetched.lock().unwrap_or_else(|p| p.into_inner()).failures.get(&id).cloned();
-        match prefetched {
-            Some(failures) => Ok(failures),
-            None => Ok(self.failures.load_one(id).await?.unwrap_or_default()),
-        }
+        let prefetched = self.prefetched().failures.get(&id).cloned();
+        self.one(&self.failures, prefetched, id).await
     }
 
     /// The timeline of a deployment: prefetched with its page, or loaded.
     pub async fn timeline(&self, id: Uuid) -> Result<Vec<TimelineEvent>, DomainError> {
-        if !self.cached {
-            return Ok(self.services.timelines_for(&[id]).await?.remove(&id).unwrap_or_default());
+        let prefetched = self.prefetched().timeline.get(&id).cloned();
+        self.one(&self.timeline, prefetched, id).await
+    }
+
+    /// One key's relation: the prefetched value, else through the cache,
+    /// else (uncached) straight from the store.
+    async fn one<L>(
+        &self,
+        loader: &DataLoader<L, HashMapCache>,
+        prefetched: Option<L::Value>,
+        id: Uuid,
+    ) -> Result<L::Value, DomainError>
+    where
+        L: Loader<Uuid, Error = DomainError>,
+        L::Value: Default,
+    {
+        if let Some(value) = prefetched {
+            return Ok(value);
         }
-        let prefetched = self.prefetched.lock().unwrap_or_else(|p| p.into_inner()).timeline.get(&id).cloned();
-        match prefetched {
-            Some(events) => Ok(events),
-            None => Ok(self.timeline.load_one(id).await?.unwrap_or_default()),
-        }
+        let found =
+            if self.cached { loader.load_one(id).await? } else { loader.loader().load(&[id]).await?.remove(&id) };
+        Ok(found.unwrap_or_default())
+    }
+
+    fn prefetched(&self) -> std::sync::MutexGuard<'_, Prefetched> {
+        self.prefetched.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
