@@ -102,6 +102,14 @@ async fn subscribe(socket: &mut Socket, id: &str, deployment_id: &str) {
     .await;
 }
 
+/// A connection initialised with the owner's token and acknowledged.
+async fn owner_session(app: &TestApp) -> Socket {
+    let mut socket = connect(app).await;
+    init(&mut socket, Some(json!({ "authorization": format!("Bearer {OWNER}") }))).await;
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
 /// The state carried by a `next` message of subscription `id`.
 fn state_of(message: &Value, id: &str) -> String {
     assert_eq!(message["type"], "next", "a next message: {message}");
@@ -134,9 +142,7 @@ async fn a_subscriber_receives_each_state_once_in_order_and_then_complete() {
     let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
     let execution = execution_of(&app, &id).await;
 
-    let mut socket = connect(&app).await;
-    init(&mut socket, Some(json!({ "authorization": format!("Bearer {OWNER}") }))).await;
-    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    let mut socket = owner_session(&app).await;
     subscribe(&mut socket, "1", &id).await;
 
     let first = next_message(&mut socket).await;
@@ -161,9 +167,7 @@ async fn each_event_carries_the_timeline_as_it_is_at_that_event() {
     let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
     let execution = execution_of(&app, &id).await;
 
-    let mut socket = connect(&app).await;
-    init(&mut socket, Some(json!({ "authorization": format!("Bearer {OWNER}") }))).await;
-    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    let mut socket = owner_session(&app).await;
     let query = "subscription($id: ID!) { deploymentUpdated(id: $id) { id state timeline { key } } }";
     send(
         &mut socket,
@@ -192,9 +196,7 @@ async fn each_event_carries_the_timeline_as_it_is_at_that_event() {
 async fn a_subscription_to_an_unknown_deployment_gets_not_found() {
     let app = TestApp::spawn().await;
 
-    let mut socket = connect(&app).await;
-    init(&mut socket, Some(json!({ "authorization": format!("Bearer {OWNER}") }))).await;
-    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    let mut socket = owner_session(&app).await;
     subscribe(&mut socket, "7", "00000000-0000-0000-0000-000000000000").await;
 
     let answer = next_message(&mut socket).await;
