@@ -249,7 +249,8 @@ fn principal_from_claims(claims: &Map<String, Value>, rules: &ClaimRules) -> Res
     let groups = group_names(claims.get(&rules.roles_claim));
     let role = highest_role(&groups, &rules.role_map).ok_or(Rejection::NoMappedRole)?;
     let email = claims.get("email").and_then(Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned);
-    Ok(Principal { actor_id, role, email })
+    let expires_at = claims.get("exp").and_then(Value::as_i64).and_then(|exp| chrono::DateTime::from_timestamp(exp, 0));
+    Ok(Principal { actor_id, role, email, expires_at })
 }
 
 /// `aud` is one string or a list of strings (RFC 7519 §4.1.3).

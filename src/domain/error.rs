@@ -43,6 +43,8 @@ pub enum ErrorCode {
     BuildRegistrationConflict,
     NotFound,
     Timeout,
+    /// A connection or subscription cap of the edge.
+    LimitExceeded,
     Internal,
 }
 
@@ -84,6 +86,7 @@ impl ErrorCode {
             ErrorCode::BuildRegistrationConflict => "BUILD_REGISTRATION_CONFLICT",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -61,11 +61,14 @@ pub struct Principal {
     pub role: Role,
     /// E-mail from the identity provider, when it gave one.
     pub email: Option<String>,
+    /// When the token stops being valid (`exp`); `None` for tokens that do
+    /// not expire (dev tokens). Long-lived connections end at this instant.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Principal {
     pub fn new(actor_id: impl Into<String>, role: Role) -> Self {
-        Self { actor_id: actor_id.into(), role, email: None }
+        Self { actor_id: actor_id.into(), role, email: None, expires_at: None }
     }
 
     pub fn is_admin(&self) -> bool {

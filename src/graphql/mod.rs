@@ -19,8 +19,12 @@ use crate::service::Services;
 
 pub type DxcpSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Deepest selection nesting accepted.
-pub const MAX_DEPTH: usize = 12;
+/// A backstop for callers that bypass the edge: the edge refuses anything
+/// nested deeper than `http::document::MAX_DEPTH` (12) outside
+/// introspection before this limit is reached, and bounds introspection
+/// by its list nesting, so the standard introspection query (nested 13+
+/// deep through `ofType`) is answered.
+pub const BACKSTOP_DEPTH: usize = 40;
 /// Highest query cost accepted; connection fields cost `first` x selection,
 /// so a full page of 100 deployments with failures and timelines fits.
 pub const MAX_COMPLEXITY: usize = 5_000;
@@ -29,7 +33,7 @@ pub const MAX_DIRECTIVES: usize = 5;
 
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription::default())
-        .limit_depth(MAX_DEPTH)
+        .limit_depth(BACKSTOP_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES)
         .disable_suggestions()

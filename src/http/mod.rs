@@ -5,8 +5,10 @@
 //! the handlers. `/graphql` is our own handler (see `graphql.rs`), not the
 //! stock async-graphql-axum service.
 
+pub mod document;
 pub mod graphql;
 pub mod health;
+pub mod operation;
 pub mod request_id;
 pub mod ws;
 
@@ -36,6 +38,8 @@ pub struct AppState {
     pub services: Services,
     pub auth: Arc<dyn Authenticator>,
     pub edge: EdgeSettings,
+    /// Open `/graphql/ws` connections, per address and per actor.
+    pub ws_caps: Arc<ws::caps::ConnectionCaps>,
 }
 
 /// Edge behaviour chosen by configuration.

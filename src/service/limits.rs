@@ -115,13 +115,34 @@ impl Services {
     /// Draws one request from the caller's bucket of `class`, or refuses with
     /// `RATE_LIMITED` and the seconds to wait.
     pub async fn check_rate(&self, principal: &Principal, class: RequestClass) -> Result<(), DomainError> {
+        self.check_rate_n(principal, class, 1).await
+    }
+
+    /// Draws `requests` requests at once (a batch pays for each of its
+    /// operations); all or nothing.
+    pub async fn check_rate_n(
+        &self,
+        principal: &Principal,
+        class: RequestClass,
+        requests: u32,
+    ) -> Result<(), DomainError> {
         let rpm = u32::try_from(self.current_rpm(class).await?).unwrap_or(1);
         let Some(buckets) = self.buckets(class, rpm) else {
             return Ok(());
         };
-        match buckets.limiter.check_key(&principal.actor_id) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
+        let requests = NonZeroU32::new(requests).unwrap_or(NonZeroU32::MIN);
+        match buckets.limiter.check_key_n(&principal.actor_id, requests) {
+            Ok(Ok(())) => Ok(()),
+            // More operations at once than the bucket ever holds.
+            Err(_) => {
+                let mut err = DomainError::new(
+                    ErrorCode::RateLimited,
+                    format!("{requests} operations at once exceed the rate limit of {rpm} per minute"),
+                );
+                err.retry_after_seconds = Some(60);
+                Err(err)
+            }
+            Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let mut err = DomainError::new(

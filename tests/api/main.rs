@@ -18,6 +18,7 @@ mod edge;
 mod engine_faults;
 mod guardrails;
 mod history;
+mod hostile_input;
 mod idempotency;
 mod kill_switch;
 mod metrics;

@@ -6,6 +6,7 @@ pub mod deploy_helpers;
 pub mod fake_gate;
 pub mod flows;
 pub mod seed;
+pub mod ws;
 
 use std::collections::HashMap;
 
