@@ -249,7 +249,13 @@ fn principal_from_claims(claims: &Map<String, Value>, rules: &ClaimRules) -> Res
     let groups = group_names(claims.get(&rules.roles_claim));
     let role = highest_role(&groups, &rules.role_map).ok_or(Rejection::NoMappedRole)?;
     let email = claims.get("email").and_then(Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned);
-    let expires_at = claims.get("exp").and_then(Value::as_i64).and_then(|exp| chrono::DateTime::from_timestamp(exp, 0));
+    // The instant this token stops being accepted: the validation accepts
+    // it through the whole second `exp` + leeway.
+    let leeway = CLOCK_LEEWAY.as_secs() as i64 + 1;
+    let expires_at = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .and_then(|exp| chrono::DateTime::from_timestamp(exp.saturating_add(leeway), 0));
     Ok(Principal { actor_id, role, email, expires_at })
 }
 

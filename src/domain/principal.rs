@@ -61,8 +61,9 @@ pub struct Principal {
     pub role: Role,
     /// E-mail from the identity provider, when it gave one.
     pub email: Option<String>,
-    /// When the token stops being valid (`exp`); `None` for tokens that do
-    /// not expire (dev tokens). Long-lived connections end at this instant.
+    /// When the token stops being accepted (`exp` plus the clock leeway);
+    /// `None` for tokens that do not expire (dev tokens). Long-lived
+    /// connections end at this instant.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

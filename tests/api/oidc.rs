@@ -25,7 +25,7 @@ use jsonwebtoken::{
 };
 use serde_json::{json, Value};
 
-use crate::harness::{GqlResponse, TestApp, TestAppBuilder};
+use crate::harness::{ws::WsClient, GqlResponse, TestApp, TestAppBuilder};
 
 const ISSUER: &str = "https://idp.test/realms/dxcp";
 const AUDIENCE: &str = "dxcp-api";
@@ -524,4 +524,26 @@ async fn delivery_group_membership_comes_from_the_catalogue_not_from_token_group
         outsider.ok()["viewer"],
         json!({ "actorId": "someone-else", "role": "DELIVERY_OWNER", "deliveryGroups": [] })
     );
+}
+
+/// A WebSocket connection lives no longer than its token: it is closed
+/// with 4403 the moment the token stops being accepted (`exp` plus the
+/// clock leeway), with no operation needed to notice.
+#[tokio::test]
+async fn a_websocket_connection_is_closed_with_4403_when_its_token_expires() {
+    let key = SigningKey::generate("k1");
+    let idp = Idp::start(&[&key]).await;
+    let app = idp.app().spawn().await;
+    let leeway = dxcp::auth::oidc::CLOCK_LEEWAY.as_secs() as i64;
+    // Accepted for about two more seconds.
+    let expiring = key.sign(&with(claims("hank", &[OBSERVERS]), json!({ "exp": now() - leeway + 2 })));
+
+    let mut ws = WsClient::session(&app, &expiring).await;
+    let answered = ws.execute("1", VIEWER, json!({})).await;
+    assert_eq!(answered["data"]["viewer"]["actorId"], "hank", "{answered}");
+
+    let started = Instant::now();
+    assert_eq!(ws.closed_code(Duration::from_secs(10)).await, Some(4403));
+    assert!(started.elapsed() < Duration::from_secs(6), "closed when the token lapsed, after {:?}", started.elapsed());
+    assert_unauthorized(&viewer(&app, &expiring).await, "the same token over HTTP");
 }
