@@ -35,6 +35,10 @@ DATABASES=${BENCH_DATABASES:-"sqlite postgres"}
 SIZES=${BENCH_SIZES:-"10000 1000000"}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
 ALL_CASES="typename history history_owner history_by_service deployment running_state audit validate deploy"
+# Hostile documents (issue "Hostile input"): each must be refused with
+# INVALID_REQUEST; their rate next to typename's is the cost of refusing.
+# Not in the default set: BENCH_CASES="typename $REFUSAL_CASES".
+REFUSAL_CASES="refuse_nested refuse_fragments refuse_spread_chain"
 CASES=${BENCH_CASES:-$ALL_CASES}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
@@ -226,8 +230,10 @@ case_setup() {
       answer=$(gql "$url" "$token-1" "$body") || die "case $name: the check request failed"
       ;;
   esac
-  case $answer in
-    *'"errors"'*) die "case $name answers with errors: $answer" ;;
+  case $name:$answer in
+    refuse_*:*'"INVALID_REQUEST"'*) ;;
+    refuse_*) die "case $name must be refused with INVALID_REQUEST: $answer" ;;
+    *:*'"errors"'*) die "case $name answers with errors: $answer" ;;
   esac
 }
 
