@@ -451,9 +451,6 @@ impl KeyCache {
         if !status.is_success() {
             return Err(JwksError::Status(status.as_u16()));
         }
-        if response.content_length().is_some_and(|length| length > MAX_JWKS_BYTES as u64) {
-            return Err(JwksError::TooLarge);
-        }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             if body.len() + chunk.len() > MAX_JWKS_BYTES {
