@@ -1,8 +1,11 @@
-//! Wiring: configuration in, a bound listener and a ready router out.
+//! Wiring: configuration in, bound listeners and ready routers out.
 //! `Application::build` is what `dxcp serve` and the integration tests run,
 //! so tests exercise the real startup path (port 0 in tests).
+//!
+//! With `DXCP_METRICS_LISTEN` a second listener serves `/metrics`; both
+//! stop on the same signal, and an error of either stops the other.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -19,8 +22,8 @@ use crate::{
         spinnaker::{GateClient, GateConfig},
         Engine,
     },
-    graphql::build_schema,
-    http::{router, AppState, EdgeSettings},
+    graphql::{build_schema, root_field_names},
+    http::{metrics_router, router, AppState, EdgeSettings},
     metrics::Metrics,
     service::{RuntimePolicy, Services},
     store::Store,
@@ -32,18 +35,20 @@ pub const DEFAULT_DAILY_BUILD_REGISTER_QUOTA: i32 = 200;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// The `DXCP_METRICS_LISTEN` listener and its router, when configured.
+    metrics: Option<(TcpListener, axum::Router)>,
     services: Services,
 }
 
 impl Application {
     /// Connects and migrates the database, loads the catalogue into an empty
-    /// one, builds the engine, and binds the listener.
+    /// one, builds the engine, and binds the listener(s).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await.context("connecting to the database")?;
         store.migrate().await.context("applying migrations")?;
         seed_first_start(&store, &config).await?;
 
-        let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+        let metrics = Arc::new(Metrics::new(root_field_names()).context("registering metrics")?);
         let engine: Arc<dyn Engine> = Arc::new(InstrumentedEngine::new(build_engine(&config)?, metrics.clone()));
         let services = Services::new(
             store,
@@ -65,15 +70,31 @@ impl Application {
                 graphiql: config.graphiql,
                 request_timeout: config.request_timeout,
                 cors_origins: config.cors_origins.clone(),
+                metrics_listener: config.metrics_listen.is_some(),
             },
             ws_caps: Arc::default(),
         };
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        Ok(Self { listener, router: router(state), services })
+        let metrics = match config.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding DXCP_METRICS_LISTEN {address}"))?;
+                tracing::info!(address = %address, "serving /metrics on its own listener, without authentication");
+                Some((listener, metrics_router(services.clone())))
+            }
+            None => None,
+        };
+        Ok(Self { listener, router: router(state), metrics, services })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the `/metrics` listener, when `DXCP_METRICS_LISTEN` is set.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics.as_ref().map(|(listener, _)| listener.local_addr())
     }
 
     /// The use cases behind the server (tests read the store's statement count).
@@ -83,16 +104,35 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves (tests).
+    /// Serves until `stop` resolves (tests), on every listener.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop)
-            .await
+        // The client address is known to handlers (WebSocket caps per address).
+        let main_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let Some((metrics_listener, metrics_router)) = self.metrics else {
+            return axum::serve(self.listener, main_service).with_graceful_shutdown(stop).await;
+        };
+        // One stop signal for both servers.
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let signal = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                // An error means the sender is gone: stop as well.
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let main = axum::serve(self.listener, main_service).with_graceful_shutdown(signal());
+        let metrics = axum::serve(metrics_listener, metrics_router).with_graceful_shutdown(signal());
+        let trigger = async move {
+            stop.await;
+            let _ = stopping.send(true);
+            Ok::<(), std::io::Error>(())
+        };
+        // `try_join!` drops the other server when one fails, so neither
+        // outlives the other.
+        tokio::try_join!(trigger, main.into_future(), metrics.into_future()).map(|_| ())
     }
 }
 

@@ -78,6 +78,10 @@ pub struct OidcSettings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// A second address serving only `/metrics`, without authentication
+    /// (a private scrape network). `None`: `/metrics` is on `listen` and
+    /// needs a PLATFORM_ADMIN token.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub engine: EngineKind,
     pub gate: Option<GateSettings>,
@@ -135,6 +139,14 @@ impl Config {
         if auth == AuthMode::Dev && !listen.ip().is_loopback() {
             return Err(bad("DXCP_LISTEN", "dev auth mode only binds to a loopback address; set DXCP_AUTH=oidc"));
         }
+        let metrics_listen = get("DXCP_METRICS_LISTEN")
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| bad("DXCP_METRICS_LISTEN", format!("'{text}' is not host:port")))
+            })
+            .transpose()?;
+        if metrics_listen.is_some_and(|m| m.port() != 0 && m == listen) {
+            return Err(bad("DXCP_METRICS_LISTEN", "must differ from DXCP_LISTEN"));
+        }
         let engine = match get("DXCP_ENGINE").as_deref() {
             None | Some("simulated") => EngineKind::Simulated,
             Some("spinnaker") => EngineKind::Spinnaker,
@@ -191,6 +203,7 @@ impl Config {
         };
         Ok(Self {
             listen,
+            metrics_listen,
             database_url: get("DXCP_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             engine,
             gate,
@@ -328,6 +341,17 @@ mod tests {
     fn dev_mode_refuses_a_public_address() {
         let e = config(&[("DXCP_LISTEN", "0.0.0.0:8080")]).expect_err("refused");
         assert_eq!(e.variable, "DXCP_LISTEN");
+    }
+
+    #[test]
+    fn metrics_have_their_own_listener_only_when_one_is_configured() {
+        assert_eq!(config(&[]).expect("defaults").metrics_listen, None);
+        let c = config(&[("DXCP_METRICS_LISTEN", "0.0.0.0:9464")]).expect("a scrape address");
+        assert_eq!(c.metrics_listen.map(|a| a.to_string()).as_deref(), Some("0.0.0.0:9464"));
+        for bad in ["9464", "localhost", "127.0.0.1:8080"] {
+            let e = config(&[("DXCP_METRICS_LISTEN", bad)]).expect_err(bad);
+            assert_eq!(e.variable, "DXCP_METRICS_LISTEN", "{bad}");
+        }
     }
 
     #[test]

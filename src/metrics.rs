@@ -4,20 +4,28 @@
 //! environment are counted from the database at scrape time, so every
 //! replica reports the same truth.
 //!
-//! Label values that come from clients (operation names) are sanitized and
-//! bounded so a caller cannot blow up the series count.
+//! The operation label is bounded: it is one of the schema's root field
+//! names (fixed when the metrics are created), `batch`, `anonymous` (no
+//! operation) or `other`. Whatever a client sends, the series count cannot
+//! grow past the schema's size.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use prometheus::{CounterVec, Encoder, HistogramOpts, HistogramVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-/// Longest operation name kept as a label; longer or odd ones become "other".
-const MAX_OPERATION_LABEL: usize = 64;
+/// The label of a batched request.
+pub const BATCH_LABEL: &str = "batch";
+/// The label of a request with no operation (refused before parsing).
+pub const ANONYMOUS_LABEL: &str = "anonymous";
+/// The label of every name outside the known set.
+pub const OTHER_LABEL: &str = "other";
 
 pub struct Metrics {
     registry: Registry,
+    /// Operation labels kept as they are; anything else is [`OTHER_LABEL`].
+    operations: HashSet<String>,
     requests: CounterVec,
     request_seconds: HistogramVec,
     engine_calls: CounterVec,
@@ -27,7 +35,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
+    /// `operations`: the names kept as operation labels, normally
+    /// [`crate::graphql::root_field_names`]; [`BATCH_LABEL`] is always kept.
+    pub fn new(operations: impl IntoIterator<Item = String>) -> Result<Self, prometheus::Error> {
+        let mut operations: HashSet<String> = operations.into_iter().collect();
+        operations.insert(BATCH_LABEL.to_owned());
         let registry = Registry::new();
         let requests = CounterVec::new(
             Opts::new("dxcp_graphql_requests_total", "GraphQL requests by operation name and outcome"),
@@ -59,12 +71,13 @@ impl Metrics {
         registry.register(Box::new(engine_seconds.clone()))?;
         registry.register(Box::new(refusals.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
-        Ok(Self { registry, requests, request_seconds, engine_calls, engine_seconds, refusals, in_flight })
+        Ok(Self { registry, operations, requests, request_seconds, engine_calls, engine_seconds, refusals, in_flight })
     }
 
-    /// One GraphQL request; `outcome` is `ok`, `error` or a refusal status.
+    /// One GraphQL request; `operation` is the root field (or `batch`) it
+    /// executed, `outcome` is `ok`, `error` or a refusal status.
     pub fn request(&self, operation: Option<&str>, outcome: &str, elapsed: Duration) {
-        let operation = operation_label(operation);
+        let operation = self.operation_label(operation);
         self.requests.with_label_values(&[operation, outcome]).inc();
         self.request_seconds.with_label_values(&[operation]).observe(elapsed.as_secs_f64());
     }
@@ -73,6 +86,14 @@ impl Metrics {
     pub fn engine_call(&self, operation: &str, error: &str, elapsed: Duration) {
         self.engine_calls.with_label_values(&[operation, error]).inc();
         self.engine_seconds.with_label_values(&[operation]).observe(elapsed.as_secs_f64());
+    }
+
+    /// The label for `operation`: itself when it is a known name, else `other`.
+    fn operation_label<'a>(&'a self, operation: Option<&str>) -> &'a str {
+        match operation {
+            None => ANONYMOUS_LABEL,
+            Some(name) => self.operations.get(name).map_or(OTHER_LABEL, String::as_str),
+        }
     }
 
     pub fn refusal(&self, code: &str) {
@@ -94,40 +115,57 @@ impl Metrics {
     }
 }
 
-fn operation_label(operation: Option<&str>) -> &str {
-    match operation {
-        None => "anonymous",
-        Some(name)
-            if !name.is_empty()
-                && name.len() <= MAX_OPERATION_LABEL
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-        {
-            name
-        }
-        Some(_) => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn metrics() -> Metrics {
+        Metrics::new(["deployments".to_owned(), "deploy".to_owned()]).expect("metrics")
+    }
+
     #[test]
-    fn operation_labels_are_bounded() {
-        assert_eq!(operation_label(None), "anonymous");
-        assert_eq!(operation_label(Some("History")), "History");
-        assert_eq!(operation_label(Some("bad name")), "other");
-        assert_eq!(operation_label(Some(&"a".repeat(65))), "other");
+    fn only_known_operations_batch_and_anonymous_are_kept_as_labels() {
+        let metrics = metrics();
+        assert_eq!(metrics.operation_label(None), "anonymous");
+        assert_eq!(metrics.operation_label(Some("deployments")), "deployments");
+        assert_eq!(metrics.operation_label(Some("batch")), "batch");
+        assert_eq!(metrics.operation_label(Some("History")), "other");
+        assert_eq!(metrics.operation_label(Some("Deployments")), "other");
+        assert_eq!(metrics.operation_label(Some("bad name")), "other");
+        assert_eq!(metrics.operation_label(Some("")), "other");
+    }
+
+    #[test]
+    fn three_hundred_client_names_add_one_series_family_not_three_hundred() {
+        let metrics = metrics();
+        for n in 0..300 {
+            metrics.request(Some(&format!("Op{n}")), "ok", Duration::from_millis(1));
+        }
+        let text = metrics.render(&[]);
+        assert!(text.contains("dxcp_graphql_requests_total{operation=\"other\",outcome=\"ok\"} 300"), "{text}");
+        assert!(!text.contains("Op1"), "{text}");
+        let series = text.lines().filter(|l| l.starts_with("dxcp_graphql_request_duration_seconds_count")).count();
+        assert_eq!(series, 1, "{text}");
+    }
+
+    #[test]
+    fn the_schema_root_fields_are_known_operations() {
+        let metrics = Metrics::new(crate::graphql::root_field_names()).expect("metrics");
+        for name in ["deployments", "deploy", "deploymentUpdated", "viewer", "__schema", "__typename", "batch"] {
+            assert_eq!(metrics.operation_label(Some(name)), name);
+        }
+        assert_eq!(metrics.operation_label(Some("Query")), "other");
+        assert_eq!(metrics.operation_label(Some("DeploymentState")), "other");
     }
 
     #[test]
     fn rendering_lists_every_family() {
-        let metrics = Metrics::new().expect("metrics");
-        metrics.request(Some("Q"), "ok", Duration::from_millis(3));
+        let metrics = metrics();
+        metrics.request(Some("deploy"), "ok", Duration::from_millis(3));
         metrics.engine_call("trigger", "none", Duration::from_millis(3));
         metrics.refusal("QUOTA_EXCEEDED");
         let text = metrics.render(&[("payments".into(), "sandbox".into(), 2)]);
-        assert!(text.contains("dxcp_graphql_requests_total{operation=\"Q\",outcome=\"ok\"} 1"));
+        assert!(text.contains("dxcp_graphql_requests_total{operation=\"deploy\",outcome=\"ok\"} 1"));
         assert!(text.contains("dxcp_guardrail_refusals_total{code=\"QUOTA_EXCEEDED\"} 1"));
         assert!(text.contains("dxcp_deployments_in_flight{delivery_group=\"payments\",environment=\"sandbox\"} 2"));
         assert!(text.contains("dxcp_engine_call_duration_seconds_bucket"));

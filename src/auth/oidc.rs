@@ -24,6 +24,10 @@
 //! `kid`s costs the identity provider one request per interval. A failed
 //! fetch keeps the keys we had.
 //!
+//! The JWKS request follows no redirect (a 3xx is a failed fetch: a
+//! redirect could move the key source to plain http or another host) and
+//! reads at most [`MAX_JWKS_BYTES`] of body.
+//!
 //! The token itself is never logged; refusals carry a [`Rejection`] that
 //! the HTTP edge logs, and the client always gets 401 `UNAUTHORIZED`.
 
@@ -66,8 +70,9 @@ pub const JWKS_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest token looked at; identity-provider tokens are a few KiB.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// Largest JWKS document read.
-const MAX_JWKS_BYTES: usize = 512 * 1024;
+/// Largest JWKS document read; a larger one is a failed fetch. Real key
+/// sets are a few KiB.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// OIDC Core §2 limits `sub` to 255 ASCII characters.
 const MAX_SUBJECT_CHARS: usize = 255;
 
@@ -115,12 +120,14 @@ pub enum OidcSetupError {
 }
 
 /// The HTTP client for JWKS fetches: short deadlines, because a request
-/// with an unknown `kid` waits for the fetch.
+/// with an unknown `kid` waits for the fetch, and no redirects, because
+/// whoever serves the JWKS can mint tokens: a redirect would let the
+/// configured https URL hand the key source to plain http or another host.
 pub fn http_client() -> Result<reqwest::Client, OidcSetupError> {
     reqwest::Client::builder()
         .connect_timeout(JWKS_FETCH_TIMEOUT)
         .timeout(JWKS_FETCH_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(OidcSetupError::HttpClient)
 }
@@ -302,6 +309,8 @@ enum JwksError {
     Request(#[from] reqwest::Error),
     #[error("answered HTTP {0}")]
     Status(u16),
+    #[error("answered a redirect (HTTP {0}), which is not followed")]
+    Redirect(u16),
     #[error("document larger than {MAX_JWKS_BYTES} bytes")]
     TooLarge,
     #[error("not a JWKS document")]
@@ -442,8 +451,12 @@ impl KeyCache {
 
     async fn fetch(&self) -> Result<KeySet, JwksError> {
         let mut response = self.http.get(self.url.clone()).header(header::ACCEPT, "application/json").send().await?;
-        if !response.status().is_success() {
-            return Err(JwksError::Status(response.status().as_u16()));
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(JwksError::Redirect(status.as_u16()));
+        }
+        if !status.is_success() {
+            return Err(JwksError::Status(status.as_u16()));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {

@@ -50,3 +50,35 @@ pub fn sdl() -> String {
         .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }
+
+/// Every root field name of the schema (the fields of Query, Mutation and
+/// Subscription, plus the introspection fields `__schema`, `__type` and
+/// `__typename`): the fixed set of names an executed operation can be
+/// labelled with in metrics. Read from the SDL, so it follows the schema.
+pub fn root_field_names() -> Vec<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+    let Ok(document) = async_graphql::parser::parse_schema(sdl()) else {
+        return Vec::new();
+    };
+    let mut roots = vec!["Query".to_owned(), "Mutation".to_owned(), "Subscription".to_owned()];
+    for definition in &document.definitions {
+        if let TypeSystemDefinition::Schema(schema) = definition {
+            let schema = &schema.node;
+            roots = [&schema.query, &schema.mutation, &schema.subscription]
+                .into_iter()
+                .flatten()
+                .map(|name| name.node.to_string())
+                .collect();
+        }
+    }
+    let mut names: Vec<String> = ["__schema", "__type", "__typename"].map(str::to_owned).to_vec();
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else { continue };
+        let TypeKind::Object(object) = &ty.node.kind else { continue };
+        if roots.iter().any(|root| *root == ty.node.name.node.as_str()) {
+            names.extend(object.fields.iter().map(|field| field.node.name.node.to_string()));
+        }
+    }
+    names
+}

@@ -4,6 +4,10 @@
 //! included, carries `X-Request-Id`), tracing span, CORS, body limit, then
 //! the handlers. `/graphql` is our own handler (see `graphql.rs`), not the
 //! stock async-graphql-axum service.
+//!
+//! `/metrics` is on the main router behind a PLATFORM_ADMIN token, unless
+//! `DXCP_METRICS_LISTEN` is set: then it is served, without a token, only
+//! by [`metrics_router`] on that address, and the main router answers 404.
 
 pub mod document;
 pub mod graphql;
@@ -49,17 +53,23 @@ pub struct EdgeSettings {
     pub graphiql: bool,
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
+    /// `/metrics` has its own listener (`DXCP_METRICS_LISTEN`), so the main
+    /// router does not serve it.
+    pub metrics_listener: bool,
 }
 
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.edge.cors_origins);
-    Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/graphql/ws", get(ws::handle))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/readyz", get(health::readyz));
+    if !state.edge.metrics_listener {
+        routes = routes.route("/metrics", get(health::admin_metrics));
+    }
+    routes
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id =
@@ -69,6 +79,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(request_id::layer))
         .with_state(state)
+}
+
+/// The router of the `DXCP_METRICS_LISTEN` listener: `/metrics` only,
+/// without authentication; every answer carries `X-Request-Id`.
+pub fn metrics_router(services: Services) -> Router {
+    Router::new()
+        .route("/metrics", get(health::open_metrics))
+        .layer(middleware::from_fn(request_id::layer))
+        .with_state(services)
 }
 
 /// CORS for the configured origins only. Credentials are never allowed:

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use dxcp::engine::spinnaker::MAX_RESPONSE_BYTES;
 use serde_json::{json, Value};
 
 use crate::harness::{
@@ -144,6 +145,13 @@ async fn a_trigger_answered_with_an_empty_200_fails_the_deployment_with_engine_c
 async fn a_trigger_answered_200_without_a_ref_fails_the_deployment_with_engine_call_failed() {
     let no_ref = Fault::Raw { status: 200, body: r#"{"eventId":"0b7c1f5e-4b7e-4d3c-9d6e-2f1a8c3b5e7d"}"#.to_owned() };
     assert_trigger_fault_is_contained(no_ref, "ENGINE_CALL_FAILED").await;
+}
+
+#[tokio::test]
+async fn a_trigger_answer_larger_than_the_body_cap_fails_the_deployment_with_engine_call_failed() {
+    // A well-formed answer with a usable ref, padded past the cap.
+    let body = json!({ "ref": "/pipelines/01JOVERSIZED", "padding": "x".repeat(MAX_RESPONSE_BYTES) }).to_string();
+    assert_trigger_fault_is_contained(Fault::Raw { status: 200, body }, "ENGINE_CALL_FAILED").await;
 }
 
 #[tokio::test]
@@ -306,6 +314,32 @@ async fn an_unknown_engine_status_leaves_the_running_deployment_unchanged() {
         assert_eq!(execution_reads(&gate, &execution_id), reads_before + 1, "{status}: the engine was asked");
         assert_eq!(record, stored, "{status}: nothing changes");
     }
+}
+
+#[tokio::test]
+async fn an_execution_larger_than_the_body_cap_leaves_the_running_deployment_unchanged() {
+    // Arrange: the execution finished, but its JSON is past the cap.
+    let gate = FakeGate::start().await;
+    let app = TestApp::builder().gate(&gate).spawn().await;
+    let (id, execution_id, stored) = running_deployment(&app, &gate).await;
+    gate.succeed(&execution_id);
+    gate.update_execution(&execution_id, |execution| {
+        execution["stages"][0]["context"]["manifests"] = json!(["x".repeat(MAX_RESPONSE_BYTES)]);
+    });
+    let reads_before = execution_reads(&gate, &execution_id);
+
+    // Act
+    let record = flows::read(&app, ADMIN, &id).await;
+
+    // Assert
+    assert_eq!(execution_reads(&gate, &execution_id), reads_before + 1, "the engine was asked");
+    assert_eq!(record, stored, "an unusable answer changes nothing");
+
+    // The same execution within the cap is read as SUCCEEDED.
+    gate.update_execution(&execution_id, |execution| {
+        execution["stages"][0]["context"]["manifests"] = json!([]);
+    });
+    assert_eq!(flows::read(&app, ADMIN, &id).await["state"], "SUCCEEDED");
 }
 
 #[tokio::test]

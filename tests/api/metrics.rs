@@ -1,6 +1,8 @@
 //! `GET /metrics`: Prometheus text with requests by operation and outcome,
 //! guardrail refusals by code, engine calls by operation and error kind, and
-//! in-flight deployments by group and environment.
+//! in-flight deployments by group and environment. On the main listener it
+//! takes a PLATFORM_ADMIN token; with `DXCP_METRICS_LISTEN` it is served
+//! only on that address, without a token.
 
 use std::time::Duration;
 
@@ -9,14 +11,23 @@ use serde_json::json;
 use crate::harness::{
     deploy_helpers::{deploy, execution_of, id_of, intent, key, wait_for_state},
     fake_gate::{FakeGate, Fault, Route},
-    TestApp, ADMIN, OWNER,
+    TestApp, ADMIN, CI, OBSERVER, OWNER,
 };
 
-/// The scraped exposition.
+/// The scraped exposition, as an admin on the main listener.
 async fn scrape(app: &TestApp) -> String {
-    let response = app.client.get(format!("{}/metrics", app.address)).send().await.expect("scrape");
+    let response = app.client.get(format!("{}/metrics", app.address)).bearer_auth(ADMIN).send().await.expect("scrape");
     assert_eq!(response.status(), 200);
     response.text().await.expect("metrics text")
+}
+
+/// `GET /metrics` on the main listener with `token` (or none).
+async fn get_metrics(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.get(format!("{}/metrics", app.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("scrape sent")
 }
 
 /// The value of the sample `name{labels}` (labels in any order), if present.
@@ -49,11 +60,11 @@ async fn value(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 #[tokio::test]
-async fn metrics_are_prometheus_text_served_without_a_token() {
+async fn metrics_are_prometheus_text_served_to_an_admin_token() {
     let app = TestApp::spawn().await;
     app.owner("{ viewer { actorId } }", json!({})).await.ok();
 
-    let response = app.client.get(format!("{}/metrics", app.address)).send().await.expect("scrape");
+    let response = get_metrics(&app, Some(ADMIN)).await;
 
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().expect("ascii").to_owned();
@@ -75,6 +86,7 @@ async fn a_query_counts_under_its_root_field_with_outcome_ok_whatever_the_client
     let labels = [("operation", "deployments"), ("outcome", "ok")];
     let before = value(&app, "dxcp_graphql_requests_total", &labels).await;
 
+    // The client's operation name is not a label: the root field is.
     let response = app
         .client
         .post(app.graphql_url())
@@ -94,12 +106,119 @@ async fn a_query_counts_under_its_root_field_with_outcome_ok_whatever_the_client
     assert_eq!(latency, Some(1.0), "{text}");
 
     // A request refused with 401 counts as unauthorized, not ok.
-    app.gql_as(None, "query History { viewer { actorId } }", json!({})).await;
+    app.gql_as(None, "query deployments { viewer { actorId } }", json!({})).await;
     let text = scrape(&app).await;
     assert_eq!(sample(&text, "dxcp_graphql_requests_total", &labels), Some(before + 1.0), "{text}");
     let unauthorized =
         sample(&text, "dxcp_graphql_requests_total", &[("operation", "anonymous"), ("outcome", "unauthorized")]);
     assert_eq!(unauthorized, Some(1.0), "{text}");
+}
+
+#[tokio::test]
+async fn client_operation_names_never_become_metric_labels() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let other = [("operation", "other"), ("outcome", "ok")];
+    let viewer = [("operation", "viewer"), ("outcome", "ok")];
+    let before = scrape(&app).await;
+    let counted = |text: &str| {
+        sample(text, "dxcp_graphql_requests_total", &other).unwrap_or(0.0)
+            + sample(text, "dxcp_graphql_requests_total", &viewer).unwrap_or(0.0)
+    };
+
+    // Act: 40 distinct client operation names.
+    for n in 0..40 {
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .bearer_auth(OWNER)
+            .json(&json!({ "query": format!("query Probe{n} {{ viewer {{ actorId }} }}"), "operationName": format!("Probe{n}") }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+    }
+
+    // Assert: counted under a bounded label (the root field, or `other`),
+    // never under a name the client chose.
+    let after = scrape(&app).await;
+    assert!(!after.contains("Probe"), "{after}");
+    assert_eq!(counted(&after), counted(&before) + 40.0, "{after}");
+    let families = |text: &str| text.lines().filter(|l| l.starts_with("dxcp_graphql_requests_total{")).count();
+    assert!(families(&after) <= families(&before) + 1, "one new series at most: {after}");
+}
+
+#[tokio::test]
+async fn metrics_on_the_main_listener_need_a_platform_admin_token() {
+    let app = TestApp::spawn().await;
+
+    for (token, status, code) in [
+        (None, 401, "UNAUTHORIZED"),
+        (Some("not-a-token"), 401, "UNAUTHORIZED"),
+        (Some(OWNER), 403, "ROLE_FORBIDDEN"),
+        (Some(OBSERVER), 403, "ROLE_FORBIDDEN"),
+        (Some(CI), 403, "ROLE_FORBIDDEN"),
+    ] {
+        let response = get_metrics(&app, token).await;
+
+        assert_eq!(response.status(), status, "{token:?}");
+        assert!(response.headers().contains_key("x-request-id"), "{token:?}");
+        if status == 401 {
+            assert_eq!(response.headers()["www-authenticate"], "Bearer", "{token:?}");
+        }
+        let request_id = response.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+        let body: serde_json::Value = response.json().await.expect("a JSON refusal");
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{token:?}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["requestId"], request_id.as_str(), "{token:?}: {body}");
+        assert!(!body.to_string().contains("dxcp_"), "no metrics in a refusal: {body}");
+    }
+    assert_eq!(get_metrics(&app, Some(ADMIN)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn with_a_metrics_listener_metrics_are_served_there_without_a_token_and_not_on_the_main_listener() {
+    // Arrange
+    let app = TestApp::builder().env("DXCP_METRICS_LISTEN", "127.0.0.1:0").spawn().await;
+    let metrics_address = app.metrics_address.clone().expect("a metrics listener");
+    assert_ne!(metrics_address, app.address);
+    let named = json!({ "query": "query viewer { viewer { actorId } }", "operationName": "viewer" });
+    let answered = app.client.post(app.graphql_url()).bearer_auth(OWNER).json(&named).send().await.expect("sent");
+    assert_eq!(answered.status(), 200);
+
+    // Act
+    let main_anonymous = get_metrics(&app, None).await;
+    let main_admin = get_metrics(&app, Some(ADMIN)).await;
+    let scraped = app.client.get(format!("{metrics_address}/metrics")).send().await.expect("scrape");
+    let graphql_there = app.client.post(format!("{metrics_address}/graphql")).bearer_auth(OWNER).send().await;
+
+    // Assert
+    assert_eq!(main_anonymous.status(), 404);
+    assert_eq!(main_admin.status(), 404);
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.headers().contains_key("x-request-id"));
+    let text = scraped.text().await.expect("text");
+    let ok = sample(&text, "dxcp_graphql_requests_total", &[("operation", "viewer"), ("outcome", "ok")]);
+    assert_eq!(ok, Some(1.0), "{text}");
+    assert_eq!(graphql_there.expect("answered").status(), 404, "the metrics listener serves nothing else");
+}
+
+#[tokio::test]
+async fn the_metrics_listener_stops_with_the_server() {
+    let app = TestApp::builder().env("DXCP_METRICS_LISTEN", "127.0.0.1:0").spawn().await;
+    let metrics_url = format!("{}/metrics", app.metrics_address.clone().expect("a metrics listener"));
+    assert_eq!(reqwest::get(&metrics_url).await.expect("scrape").status(), 200);
+
+    drop(app);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        // A fresh client each time: no pooled connection to reuse.
+        if reqwest::Client::new().get(&metrics_url).send().await.is_err() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the metrics listener outlived the server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

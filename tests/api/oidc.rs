@@ -16,9 +16,14 @@ use aws_lc_rs::{
     rsa::{KeyPair, KeySize},
     signature::KeyPair as _,
 };
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    routing::get,
+    Json, Router,
+};
 use base64::{engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-use dxcp::auth::oidc::JWKS_REFETCH_INTERVAL;
+use dxcp::auth::oidc::{JWKS_REFETCH_INTERVAL, MAX_JWKS_BYTES};
 use jsonwebtoken::{
     jwk::{Jwk, PublicKeyUse},
     Algorithm, EncodingKey, Header,
@@ -117,6 +122,11 @@ impl Idp {
         *self.keys.lock().unwrap_or_else(PoisonError::into_inner) = keys.iter().map(|k| k.jwk.clone()).collect();
     }
 
+    /// Adds a JSON value to the published `keys` (not a signing key).
+    fn publish_extra(&self, value: Value) {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).push(value);
+    }
+
     /// How many times the JWKS was fetched.
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
@@ -130,6 +140,25 @@ impl Idp {
             .env("DXCP_OIDC_AUDIENCE", AUDIENCE)
             .env("DXCP_OIDC_JWKS_URL", self.jwks_url.clone())
     }
+}
+
+/// A server on 127.0.0.1:0 whose `GET /jwks` answers `302 Location:
+/// target`; returns its JWKS URL and its hit counter.
+async fn redirecting_jwks(target: String) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the redirecting server");
+    let address = listener.local_addr().expect("redirecting server address");
+    let router = Router::new().route(
+        "/jwks",
+        get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let target = target.clone();
+            async move { (StatusCode::FOUND, [(header::LOCATION, target)]) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/jwks"), hits)
 }
 
 fn now() -> i64 {
@@ -546,4 +575,42 @@ async fn a_websocket_connection_is_closed_with_4403_when_its_token_expires() {
     assert_eq!(ws.closed_code(Duration::from_secs(10)).await, Some(4403));
     assert!(started.elapsed() < Duration::from_secs(6), "closed when the token lapsed, after {:?}", started.elapsed());
     assert_unauthorized(&viewer(&app, &expiring).await, "the same token over HTTP");
+}
+
+#[tokio::test]
+async fn a_jwks_url_that_redirects_is_a_failed_fetch_even_when_the_target_holds_the_keys() {
+    // Arrange: the configured URL redirects to a server publishing the real key.
+    let key = SigningKey::generate("k1");
+    let target = Idp::start(&[&key]).await;
+    let (redirecting_url, redirects) = redirecting_jwks(target.jwks_url.clone()).await;
+    let app = target.app().env("DXCP_OIDC_JWKS_URL", redirecting_url).spawn().await;
+
+    // Act
+    let response = viewer(&app, &key.sign(&claims("mia", &[ADMINS]))).await;
+
+    // Assert
+    assert_unauthorized(&response, "keys behind a redirect");
+    assert!(redirects.load(Ordering::SeqCst) >= 1, "the configured JWKS URL was asked");
+    assert_eq!(target.hits(), 0, "the redirect was not followed");
+}
+
+#[tokio::test]
+async fn a_jwks_document_over_the_size_limit_is_a_failed_fetch() {
+    // Arrange: a valid key, padded past the limit with a key we would skip.
+    let key = SigningKey::generate("k1");
+    let idp = Idp::start(&[&key]).await;
+    idp.publish_extra(json!({ "kty": "oct", "kid": "padding", "k": "A".repeat(MAX_JWKS_BYTES) }));
+    let app = idp.app().spawn().await;
+
+    // Act
+    let oversized = viewer(&app, &key.sign(&claims("mia", &[ADMINS]))).await;
+
+    // Assert
+    assert_unauthorized(&oversized, "an oversized JWKS");
+    assert_eq!(idp.hits(), 1, "the JWKS was fetched");
+
+    // The same key in a document of normal size works after the next fetch slot.
+    idp.publish(&[&key]);
+    tokio::time::sleep(JWKS_REFETCH_INTERVAL + Duration::from_millis(200)).await;
+    assert_viewer(&viewer(&app, &key.sign(&claims("mia", &[ADMINS]))).await, "mia", "PLATFORM_ADMIN");
 }

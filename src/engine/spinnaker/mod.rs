@@ -5,7 +5,14 @@
 //! problem, not be followed), connect and request timeouts, and the static
 //! credentials (bearer token, extra header, mTLS identity) installed once.
 //! Each call adds the acting user and is bounded by an outer deadline that
-//! also covers reading the body.
+//! also covers reading the body. Redirects are never followed, to Gate's
+//! host or any other, so the credentials go to the configured URL only.
+//!
+//! Bodies are read in chunks up to [`MAX_RESPONSE_BYTES`]; past it reading
+//! stops, and an answer whose body we need (a trigger's `ref`, an
+//! execution, a list) is a failed call (`ENGINE_CALL_FAILED`; for a read,
+//! no change to the record). Calls that only need the status (cancel,
+//! health) are judged by the status.
 //!
 //! Errors are classified from the HTTP status and the transport error kind
 //! only; the engine's answer is kept, redacted and truncated, for operators.
@@ -32,6 +39,12 @@ use crate::domain::failure::redacted_excerpt;
 const USER_HEADER: &str = "x-spinnaker-user";
 /// Gate's header for request correlation; Gate echoes it (kork `Header.REQUEST_ID`).
 const REQUEST_ID_HEADER: &str = "x-spinnaker-request-id";
+/// Most bytes of one Gate answer read. An execution is the largest answer:
+/// stage contexts carry Kubernetes manifests, bake output and task results,
+/// so a long pipeline's JSON reaches a few MiB; a cap that refused real
+/// executions would leave their records without a usable answer until they
+/// are failed as stale. Memory per call stays bounded by this.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// How to reach and authenticate to Gate.
 ///
@@ -86,7 +99,10 @@ impl fmt::Debug for GateClient {
 struct GateResponse {
     status: StatusCode,
     location: Option<String>,
+    /// At most [`MAX_RESPONSE_BYTES`] of the body.
     body: Vec<u8>,
+    /// The body went past [`MAX_RESPONSE_BYTES`]; `body` is its beginning.
+    oversized: bool,
 }
 
 /// How a 404 reads for a call: only reading an execution has a "not found".
@@ -142,11 +158,11 @@ impl GateClient {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<GateResponse, EngineError> {
         let started = Instant::now();
         let exchange = async {
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status();
             let location = response.headers().get(LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
-            let body = response.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(GateResponse { status, location, body })
+            let (body, oversized) = read_capped(&mut response, MAX_RESPONSE_BYTES).await?;
+            Ok::<_, reqwest::Error>(GateResponse { status, location, body, oversized })
         };
         // reqwest's own timeout covers the same ground; this outer one is the
         // contract (DXCP_ENGINE_TIMEOUT_MS) whatever reqwest does internally.
@@ -320,6 +336,20 @@ fn execution_id_from_ref(reference: Option<&str>) -> Option<String> {
     (!id.is_empty()).then(|| id.to_owned())
 }
 
+/// Reads the body chunk by chunk, keeping at most `cap` bytes; `true` when
+/// there was more (the rest is never read: the connection is dropped).
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
 /// Maps a non-2xx status to its error (DESIGN §10 "Engine call errors").
 fn check_status(response: &GateResponse, not_found: NotFound) -> Result<(), EngineError> {
     let status = response.status;
@@ -378,9 +408,12 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A 2xx body as JSON; an empty or non-JSON body is a failed call.
+/// A 2xx body as JSON; an empty, non-JSON or oversized body is a failed call.
 fn parse_json<T: DeserializeOwned>(response: &GateResponse) -> Result<T, EngineError> {
     let call_failed = |what: String| EngineError::CallFailed { status: Some(response.status.as_u16()), detail: what };
+    if response.oversized {
+        return Err(call_failed(format!("answer body larger than {MAX_RESPONSE_BYTES} bytes; not read")));
+    }
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Err(call_failed("empty answer body".to_owned()));
     }
@@ -487,7 +520,22 @@ mod tests {
     }
 
     fn response(status: u16, body: &str) -> GateResponse {
-        GateResponse { status: StatusCode::from_u16(status).unwrap(), location: None, body: body.as_bytes().to_vec() }
+        GateResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            location: None,
+            body: body.as_bytes().to_vec(),
+            oversized: false,
+        }
+    }
+
+    #[test]
+    fn an_oversized_ok_body_is_a_failed_call_even_when_its_beginning_parses() {
+        let oversized = GateResponse { oversized: true, ..response(200, r#"{"ref":"/pipelines/01J"}"#) };
+        let error = parse_json_object::<wire::TriggerResponse>(&oversized).expect_err("not read");
+        assert!(
+            matches!(&error, EngineError::CallFailed { status: Some(200), detail } if detail.contains("larger than"))
+        );
+        assert!(check_status(&oversized, NotFound::IsCallFailed).is_ok(), "the status alone is still judged");
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub const CI: &str = "dxcp-dev-ci";
 
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of the `/metrics` listener, when `DXCP_METRICS_LISTEN` is set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub services: Services,
     /// Kept alive for the test; dropped (and dropped on PostgreSQL) after the server.
@@ -71,12 +73,21 @@ impl TestAppBuilder {
         let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
         let app = Application::build(config).await.expect("application starts");
         let address = format!("http://{}", app.local_addr().expect("bound address"));
+        let metrics_address = app.metrics_addr().map(|a| format!("http://{}", a.expect("bound metrics address")));
         let services = app.services().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { address, client: reqwest::Client::new(), services, _db: db, stop: Some(stop), _files: self.files }
+        TestApp {
+            address,
+            metrics_address,
+            client: reqwest::Client::new(),
+            services,
+            _db: db,
+            stop: Some(stop),
+            _files: self.files,
+        }
     }
 }
 
