@@ -65,3 +65,16 @@ fn otlp_provider() -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuil
         .with_resource(Resource::builder().with_service_name("dxcp").build())
         .build())
 }
+
+/// An error and its sources on one line, for operators and logs
+/// ("error sending request: …: connection refused").
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

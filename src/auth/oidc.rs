@@ -442,7 +442,7 @@ impl KeyCache {
             Err(error) => {
                 tracing::warn!(
                     jwks_url = %self.url,
-                    error = %error_chain(&error),
+                    error = %crate::telemetry::error_chain(&error),
                     "JWKS fetch failed; keeping the cached keys"
                 );
             }
@@ -467,18 +467,6 @@ impl KeyCache {
         }
         KeySet::parse(&body, Instant::now())
     }
-}
-
-/// `error: cause: cause…`, for one log line with the whole chain.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

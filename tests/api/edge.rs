@@ -12,7 +12,7 @@ use reqwest::{header::HeaderMap, RequestBuilder};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{self, deployed, execution_of, id_of, intent, key, records, DEPLOY},
+    deploy_helpers::{self, deployed, id_of, intent, key, records, running_behind_a_slow_engine, DEPLOY},
     fake_gate::{FakeGate, Fault, Route},
     TestApp, ADMIN, OBSERVER, OWNER,
 };
@@ -786,15 +786,7 @@ async fn every_error_carries_a_code_and_the_request_id_of_its_response() {
 #[tokio::test]
 async fn a_read_that_outlives_the_request_deadline_gets_timeout_and_504_under_graphql_response_json() {
     let gate = FakeGate::start().await;
-    let app = TestApp::builder()
-        .gate(&gate)
-        .env("DXCP_REQUEST_TIMEOUT_MS", "1000")
-        // The engine call itself would wait longer than the request may.
-        .env("DXCP_ENGINE_TIMEOUT_MS", "20000")
-        .spawn()
-        .await;
-    let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
-    gate.set_status(&execution_of(&app, &id).await, "RUNNING");
+    let (app, id) = running_behind_a_slow_engine(&gate).await;
     let read = json!({ "query": "query($id: ID!) { deployment(id: $id) { id state } }", "variables": { "id": id } });
     let answer = send(post_json(&app, read.clone())).await;
     assert_eq!(answer.body["data"]["deployment"]["state"], "IN_PROGRESS", "{}", answer.text);

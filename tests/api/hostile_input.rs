@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{deployed, execution_of, id_of, intent, key, DEPLOY},
+    deploy_helpers::{deployed, id_of, intent, key, running_behind_a_slow_engine, DEPLOY},
     fake_gate::{FakeGate, Fault, Route},
     ws::{codes, Event, WsClient},
     TestApp, ADMIN, OBSERVER, OWNER,
@@ -268,14 +268,7 @@ async fn the_introspection_setting_holds_over_the_websocket() {
 #[tokio::test]
 async fn the_request_deadline_holds_over_the_websocket() {
     let gate = FakeGate::start().await;
-    let app = TestApp::builder()
-        .gate(&gate)
-        .env("DXCP_REQUEST_TIMEOUT_MS", "1000")
-        .env("DXCP_ENGINE_TIMEOUT_MS", "20000")
-        .spawn()
-        .await;
-    let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
-    gate.set_status(&execution_of(&app, &id).await, "RUNNING");
+    let (app, id) = running_behind_a_slow_engine(&gate).await;
     gate.inject(Route::GetExecution, Fault::Delay(Duration::from_secs(10)));
 
     let mut ws = WsClient::session(&app, OBSERVER).await;

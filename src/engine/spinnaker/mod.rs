@@ -380,7 +380,7 @@ fn check_status(response: &GateResponse, not_found: NotFound) -> Result<(), Engi
 
 /// Classifies a transport failure by its kind, never by its text.
 fn transport_error(error: &reqwest::Error) -> EngineError {
-    let detail = redacted_excerpt(&error_chain(error), OPERATOR_DETAIL_MAX_CHARS);
+    let detail = redacted_excerpt(&crate::telemetry::error_chain(error), OPERATOR_DETAIL_MAX_CHARS);
     if error.is_timeout() {
         EngineError::Timeout
     } else if error.is_redirect() {
@@ -393,19 +393,6 @@ fn transport_error(error: &reqwest::Error) -> EngineError {
         // Connect, reset, DNS, TLS, a body cut short: the engine is not there.
         EngineError::Unavailable { detail }
     }
-}
-
-/// The error and its sources, for operators ("error sending request: ...:
-/// connection refused").
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A 2xx body as JSON; an empty, non-JSON or oversized body is a failed call.

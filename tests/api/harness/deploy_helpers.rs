@@ -152,6 +152,21 @@ pub async fn execution_of(app: &TestApp, id: &str) -> String {
     stored(app, id).await.engine_execution_id.unwrap_or_else(|| panic!("deployment {id} has an execution"))
 }
 
+/// A server whose requests may last 1 s while an engine call may take 20 s,
+/// and one deployment the engine reports RUNNING: inject a delay on
+/// `GetExecution` and a read of it outlives the request deadline.
+pub async fn running_behind_a_slow_engine(gate: &FakeGate) -> (TestApp, String) {
+    let app = TestApp::builder()
+        .gate(gate)
+        .env("DXCP_REQUEST_TIMEOUT_MS", "1000")
+        .env("DXCP_ENGINE_TIMEOUT_MS", "20000")
+        .spawn()
+        .await;
+    let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
+    gate.set_status(&execution_of(&app, &id).await, "RUNNING");
+    (app, id)
+}
+
 /// Polls `deployment(id)` as the admin (which refreshes it from the engine)
 /// until it reaches `state`; panics after a deadline.
 pub async fn wait_for_state(app: &TestApp, id: &str, state: &str) -> Value {
