@@ -38,6 +38,9 @@ pub struct Application {
     /// The `DXCP_METRICS_LISTEN` listener and its router, when configured.
     metrics: Option<(TcpListener, axum::Router)>,
     services: Services,
+    /// Set once the server is stopping; long-lived connections (WebSocket)
+    /// watch it to close with 1001 instead of being cut.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -61,6 +64,7 @@ impl Application {
             tracing::warn!(failed, "failed stale in-flight records at startup");
         }
         let auth = build_authenticator(&config)?;
+        let (stopping, stop_watch) = tokio::sync::watch::channel(false);
         let state = AppState {
             schema: build_schema(services.clone()),
             services: services.clone(),
@@ -73,6 +77,7 @@ impl Application {
                 metrics_listener: config.metrics_listen.is_some(),
             },
             ws_caps: Arc::default(),
+            stopping: stop_watch,
         };
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let metrics = match config.metrics_listen {
@@ -85,7 +90,7 @@ impl Application {
             }
             None => None,
         };
-        Ok(Self { listener, router: router(state), metrics, services })
+        Ok(Self { listener, router: router(state), metrics, services, stopping })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -107,32 +112,37 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves (tests), on every listener.
+    /// Serves until `stop` resolves (tests), on every listener; then tells
+    /// long-lived connections to close and drains in-flight requests.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        // The client address is known to handlers (WebSocket caps per address).
-        let main_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let Some((metrics_listener, metrics_router)) = self.metrics else {
-            return axum::serve(self.listener, main_service).with_graceful_shutdown(stop).await;
-        };
-        // One stop signal for both servers.
-        let (stopping, stopped) = tokio::sync::watch::channel(false);
-        let signal = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                // An error means the sender is gone: stop as well.
-                let _ = stopped.wait_for(|stop| *stop).await;
+        let stopping = self.stopping;
+        let signal = {
+            let stopped = stopping.subscribe();
+            move || {
+                let mut stopped = stopped.clone();
+                async move {
+                    // An error means the sender is gone: stop as well.
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
             }
         };
-        let main = axum::serve(self.listener, main_service).with_graceful_shutdown(signal());
-        let metrics = axum::serve(metrics_listener, metrics_router).with_graceful_shutdown(signal());
         let trigger = async move {
             stop.await;
             let _ = stopping.send(true);
             Ok::<(), std::io::Error>(())
         };
+        // The client address is known to handlers (WebSocket caps per address).
+        let main_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let main = axum::serve(self.listener, main_service).with_graceful_shutdown(signal());
         // `try_join!` drops the other server when one fails, so neither
         // outlives the other.
-        tokio::try_join!(trigger, main.into_future(), metrics.into_future()).map(|_| ())
+        match self.metrics {
+            None => tokio::try_join!(trigger, main.into_future()).map(|_| ()),
+            Some((metrics_listener, metrics_router)) => {
+                let metrics = axum::serve(metrics_listener, metrics_router).with_graceful_shutdown(signal());
+                tokio::try_join!(trigger, main.into_future(), metrics.into_future()).map(|_| ())
+            }
+        }
     }
 }
 

@@ -44,6 +44,8 @@ pub struct AppState {
     pub edge: EdgeSettings,
     /// Open `/graphql/ws` connections, per address and per actor.
     pub ws_caps: Arc<ws::caps::ConnectionCaps>,
+    /// Becomes `true` when the server starts shutting down.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Edge behaviour chosen by configuration.

@@ -139,3 +139,20 @@ async fn a_client_that_never_sends_connection_init_is_disconnected() {
     let waited = started.elapsed();
     assert!(waited >= INIT_TIMEOUT - Duration::from_secs(1), "disconnected after {waited:?}, before the init timeout");
 }
+
+#[tokio::test]
+async fn a_subscriber_is_closed_with_1001_when_the_server_shuts_down() {
+    let gate = FakeGate::start().await;
+    let mut app = TestApp::builder().gate(&gate).spawn().await;
+    let id = id_of(&deployed(&app, "payments-api", "1.0.0", "sandbox").await);
+    let mut socket = owner_session(&app).await;
+    subscribe(&mut socket, "1", &id).await;
+    assert_eq!(state_of(&socket.next_message().await, "1"), "ACTIVE");
+
+    app.begin_shutdown();
+
+    match socket.next_event(Duration::from_secs(10)).await {
+        Event::Closed { code, why } => assert_eq!(code, Some(1001), "closed as going away: {why}"),
+        Event::Message(message) => panic!("closed, got {message}"),
+    }
+}

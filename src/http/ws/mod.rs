@@ -35,7 +35,7 @@ use axum::{
     },
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
@@ -48,6 +48,7 @@ use self::{
 use super::{
     document::{prescan, Syntax},
     operation::{admit, request_error, stamp_response, Admitted, Refusal, Transport},
+    request_id::RequestId,
     AppState, MAX_BODY_BYTES,
 };
 use crate::{
@@ -63,6 +64,7 @@ const OUTBOX: usize = 64;
 
 pub async fn handle(
     State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -74,15 +76,13 @@ pub async fn handle(
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == PROTOCOL);
     if !offered {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            "Sec-WebSocket-Protocol must offer graphql-transport-ws",
-        );
+        let message = "Sec-WebSocket-Protocol must offer graphql-transport-ws";
+        return refusal(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message, &request_id);
     }
     let Some(place) = state.ws_caps.admit_address(peer.ip()) else {
         tracing::warn!(peer = %peer.ip(), "websocket refused: connection cap reached");
-        return refusal(StatusCode::TOO_MANY_REQUESTS, ErrorCode::LimitExceeded, "too many WebSocket connections");
+        let message = "too many WebSocket connections";
+        return refusal(StatusCode::TOO_MANY_REQUESTS, ErrorCode::LimitExceeded, message, &request_id);
     };
     upgrade
         .protocols([PROTOCOL])
@@ -91,11 +91,10 @@ pub async fn handle(
         .on_upgrade(move |socket| Connection::new(state).run(socket, place))
 }
 
-/// A refusal before the upgrade, as a GraphQL error body. The request id
-/// layer adds `X-Request-Id`.
-fn refusal(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    (status, Json(body)).into_response()
+/// A refusal before the upgrade, as a GraphQL error body.
+fn refusal(status: StatusCode, code: ErrorCode, message: &str, request_id: &str) -> Response {
+    let errors = [request_error(code, message, request_id)];
+    (status, Json(serde_json::json!({ "errors": errors }))).into_response()
 }
 
 /// The authenticated side of a connection.
@@ -141,6 +140,8 @@ impl Connection {
 
         let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
         tokio::pin!(init_deadline);
+        let stopping = until_stopping(self.state.stopping.clone());
+        tokio::pin!(stopping);
         let close = loop {
             let expiry = self.session.as_ref().and_then(|s| s.principal.expires_at);
             tokio::select! {
@@ -149,6 +150,9 @@ impl Connection {
                 }
                 () = sleep_until(expiry), if expiry.is_some() => {
                     break Some((Close::Forbidden, "Forbidden: the token has expired"));
+                }
+                () = &mut stopping => {
+                    break Some((Close::GoingAway, "the server is shutting down"));
                 }
                 message = stream.next() => {
                     let next = match message {
@@ -367,6 +371,12 @@ fn is_request_error(response: &GqlResponse) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Resolves once the server starts shutting down.
+async fn until_stopping(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    // An error means the sender is gone: the server is stopping too.
+    let _ = stopping.wait_for(|stop| *stop).await.map(|_| ());
 }
 
 /// Sleeps until `at`, or forever when there is no such instant.

@@ -25,6 +25,8 @@ pub enum Close {
     DuplicateId,
     /// 4429: a second `connection_init`.
     TooManyInits,
+    /// 1001: the server is shutting down.
+    GoingAway,
 }
 
 impl Close {
@@ -36,6 +38,7 @@ impl Close {
             Close::InitTimeout => 4408,
             Close::DuplicateId => 4409,
             Close::TooManyInits => 4429,
+            Close::GoingAway => 1001,
         }
     }
 

@@ -171,6 +171,13 @@ impl TestApp {
         self.gql_as(Some(CI), query, variables).await
     }
 
+    /// Starts the server's graceful shutdown, as SIGTERM does.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// SQL statements executed by the server so far.
     pub fn statements(&self) -> u64 {
         self.services.store().statements_executed()
