@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, Caller, Services};
+use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, reads::scope_required, Caller, Services};
 use crate::{
     domain::{
         catalog::{AuditOutcome, Build, DeliveryGroup, Environment, Recipe, Service},
@@ -163,6 +163,10 @@ impl Services {
         let Some(target) = self.lookup(target_id).await? else {
             return Err(DomainError::not_found("deployment", target_id));
         };
+        // Scope first: nothing of another group's record is read or shown.
+        if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
+            return Err(scope_required());
+        }
         let plan = self.plan_rollback(target).await?;
         let intent = rollback_intent(&plan, None);
         let loaded = self.load_facts(&intent).await?;
@@ -450,7 +454,12 @@ impl Services {
         let Some(target) = self.lookup(target_id).await? else {
             return Err(Refusal::Denied(DomainError::not_found("deployment", target_id)));
         };
-        // Fresh state first: a rollback decision on a stale record is wrong.
+        // Scope before anything else: another group's in-flight records are
+        // never refreshed on behalf of a caller outside it.
+        if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
+            return Err(Refusal::Denied(scope_required()));
+        }
+        // Fresh state next: a rollback decision on a stale record is wrong.
         self.refresh_in_flight(&target.delivery_group_id, &target.environment).await?;
         let target = self.reload(target.id).await?;
         let plan = self.plan_rollback(target).await?;

@@ -54,13 +54,22 @@ impl Services {
         };
         if let GroupScope::Only(groups) = &scope {
             if !groups.contains(&record.delivery_group_id) {
-                return Err(DomainError::new(
-                    ErrorCode::DeliveryGroupScopeRequired,
-                    "this deployment belongs to a delivery group you are not a member of",
-                ));
+                return Err(scope_required());
             }
         }
         Ok(Some(record))
+    }
+
+    /// Whether `principal` may act on a record of `group_id`: always for
+    /// admins, for a DELIVERY_OWNER only as a member of that group. Every
+    /// path that resolves a deployment by id asks this before it does
+    /// anything else with the record (no refresh, no engine call, nothing of
+    /// the record in the answer).
+    pub(crate) async fn in_group_scope(&self, principal: &Principal, group_id: &str) -> Result<bool, DomainError> {
+        if !principal.is_group_scoped() {
+            return Ok(true);
+        }
+        Ok(self.store.group_ids_with_member(&principal.actor_id).await?.iter().any(|g| g == group_id))
     }
 
     pub async fn failures_for(
@@ -154,6 +163,15 @@ impl Services {
         }
         Ok(self.store.settings().await?)
     }
+}
+
+/// The refusal of a record outside the caller's groups. It names neither
+/// the record's group nor anything else about it.
+pub(crate) fn scope_required() -> DomainError {
+    DomainError::new(
+        ErrorCode::DeliveryGroupScopeRequired,
+        "this deployment belongs to a delivery group you are not a member of",
+    )
 }
 
 fn require_reader(principal: &Principal, action: &str) -> Result<(), DomainError> {

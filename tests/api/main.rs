@@ -16,6 +16,7 @@ mod cors;
 mod deploy_e2e;
 mod edge;
 mod engine_faults;
+mod group_scope;
 mod guardrails;
 mod history;
 mod idempotency;
