@@ -33,6 +33,18 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     services: Services,
+    /// The timer that writes closed audit bursts; stopped when the
+    /// application is dropped or has shut down.
+    burst_flusher: AbortOnDrop,
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Application {
@@ -48,7 +60,11 @@ impl Application {
         let services = Services::new(
             store,
             engine,
-            RuntimePolicy { engine_timeout: config.engine_timeout, stale_after: config.stale_after },
+            RuntimePolicy {
+                engine_timeout: config.engine_timeout,
+                stale_after: config.stale_after,
+                audit_burst_window: config.audit_burst_window,
+            },
             metrics,
         );
         let failed = services.sweep_stale().await.map_err(|e| anyhow::anyhow!("stale-record pass: {}", e.message))?;
@@ -68,7 +84,8 @@ impl Application {
             },
         };
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        Ok(Self { listener, router: router(state), services })
+        let burst_flusher = AbortOnDrop(services.spawn_audit_burst_flusher());
+        Ok(Self { listener, router: router(state), services, burst_flusher })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -82,12 +99,20 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+        self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves (tests).
+    /// Serves until `stop` resolves, drains in-flight requests, then writes
+    /// the audit bursts still open so no refusal count is lost.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(stop).await
+        let Self { listener, router, services, burst_flusher } = self;
+        let served = axum::serve(listener, router).with_graceful_shutdown(stop).await;
+        drop(burst_flusher);
+        let flushed = services.flush_audit_bursts(true).await;
+        if flushed > 0 {
+            tracing::info!(flushed, "audit bursts written at shutdown");
+        }
+        served
     }
 }
 

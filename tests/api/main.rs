@@ -8,6 +8,7 @@ mod harness;
 
 mod admin;
 mod audit;
+mod audit_flooding;
 mod auth;
 mod builds;
 mod cancel;
