@@ -8,7 +8,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, reads::scope_required, Caller, Services};
+use super::{
+    audit::AuditSubject,
+    forbidden,
+    mutation::MutationRequest,
+    reads::{refused_read, scope_required},
+    Caller, Services,
+};
 use crate::{
     domain::{
         catalog::{AuditOutcome, Build, DeliveryGroup, Environment, Recipe, Service},
@@ -149,7 +155,7 @@ impl Services {
     /// `validateDeployment(intent)`: steps 1 and 5-11, no side effects.
     pub async fn validate_deployment(&self, caller: &Caller, intent: Intent) -> Result<Preflight, DomainError> {
         if !caller.principal.can_deploy() {
-            return Err(forbidden("validate deployments"));
+            return Err(refused_read(&caller.principal, forbidden("validate deployments")));
         }
         let loaded = self.load_facts(&intent).await?;
         self.preview(caller, &intent, DeploymentKind::RollForward, &loaded, None).await
@@ -158,14 +164,14 @@ impl Services {
     /// `validateRollback(deploymentId)`: the same preview for a rollback.
     pub async fn validate_rollback(&self, caller: &Caller, target_id: &str) -> Result<Preflight, DomainError> {
         if !caller.principal.can_deploy() {
-            return Err(forbidden("validate rollbacks"));
+            return Err(refused_read(&caller.principal, forbidden("validate rollbacks")));
         }
         let Some(target) = self.lookup(target_id).await? else {
             return Err(DomainError::not_found("deployment", target_id));
         };
         // Scope first: nothing of another group's record is read or shown.
         if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
-            return Err(scope_required());
+            return Err(refused_read(&caller.principal, scope_required()));
         }
         let plan = self.plan_rollback(target).await?;
         let intent = rollback_intent(&plan, None);

@@ -1,5 +1,6 @@
 //! Read paths behind the queries: role checks, group scoping, then one
 //! store call. No engine calls here except `deployment(id)` (see refresh).
+//! A refused read is logged, not audited ([`refused_read`]).
 
 use uuid::Uuid;
 
@@ -24,7 +25,7 @@ impl Services {
     /// Which groups' deployments the caller may read.
     pub(crate) async fn deployment_scope(&self, principal: &Principal) -> Result<GroupScope, DomainError> {
         if !principal.can_read_deployments() {
-            return Err(forbidden("read deployments"));
+            return Err(refused_read(principal, forbidden("read deployments")));
         }
         if principal.is_group_scoped() {
             return Ok(GroupScope::Only(self.store.group_ids_with_member(&principal.actor_id).await?));
@@ -54,7 +55,7 @@ impl Services {
         };
         if let GroupScope::Only(groups) = &scope {
             if !groups.contains(&record.delivery_group_id) {
-                return Err(scope_required());
+                return Err(refused_read(&caller.principal, scope_required()));
             }
         }
         Ok(Some(record))
@@ -152,14 +153,14 @@ impl Services {
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, DomainError> {
         if !caller.principal.is_admin() {
-            return Err(forbidden("read the audit log"));
+            return Err(refused_read(&caller.principal, forbidden("read the audit log")));
         }
         Ok(self.store.audit_page(filter, page).await?)
     }
 
     pub async fn system_settings(&self, caller: &Caller) -> Result<SystemSettings, DomainError> {
         if !caller.principal.is_admin() {
-            return Err(forbidden("read system settings"));
+            return Err(refused_read(&caller.principal, forbidden("read system settings")));
         }
         Ok(self.store.settings().await?)
     }
@@ -178,8 +179,23 @@ fn require_reader(principal: &Principal, action: &str) -> Result<(), DomainError
     if principal.can_read_deployments() {
         Ok(())
     } else {
-        Err(forbidden(action))
+        Err(refused_read(principal, forbidden(action)))
     }
+}
+
+/// A refused read is logged (actor, role, code) and counted with the
+/// request's outcome in the metrics, but never written to the audit log:
+/// reads are rate-limited per actor only, so auditing their refusals would
+/// let any caller write audit rows at the read rate (docs/decisions/0005).
+/// Refused mutations stay audited.
+pub(crate) fn refused_read(principal: &Principal, err: DomainError) -> DomainError {
+    tracing::info!(
+        actor = %principal.actor_id,
+        role = %principal.role,
+        code = %err.code,
+        "read refused (not audited)"
+    );
+    err
 }
 
 impl Services {

@@ -2,7 +2,7 @@
 //! security review, issue 11 item 6): a DELIVERY_OWNER who is not a member
 //! of a record's group gets `DELIVERY_GROUP_SCOPE_REQUIRED` before anything
 //! else happens: no refresh, no engine call, nothing of the record in the
-//! answer.
+//! answer. Refused reads are not audited (docs/decisions/0005).
 
 use dxcp::domain::Role;
 use serde_json::{json, Value};
@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use crate::harness::{
     deploy_helpers::{
         cancel, deploy, execution_of, id_of, intent_with_recipe, key, rollback, test_catalog, wait_for_state, Denial,
-        Limits, Snapshot, VALIDATE_ROLLBACK,
+        Limits, Snapshot, DEPLOYMENT, VALIDATE_ROLLBACK,
     },
     fake_gate::FakeGate,
-    GqlResponse, TestApp, ADMIN, OWNER,
+    GqlResponse, TestApp, ADMIN, OBSERVER, OWNER,
 };
 
 /// The test catalogue, with `owner` a member of `payments` only: group
@@ -143,4 +143,26 @@ async fn a_member_still_validates_and_reads_their_groups_deployment() {
     let preflight: &Value = &preflight.ok()["validateRollback"];
     assert_eq!(preflight["service"], "payments-api");
     assert_eq!(preflight["deliveryGroupId"], "payments");
+}
+
+#[tokio::test]
+async fn refused_reads_are_not_audited() {
+    let (gate, app) = app_with_owner_outside_batch().await;
+    let id = running_batch_deployment(&app, &gate).await;
+    let before = Snapshot::take(&app, &gate).await;
+
+    let refused = [
+        app.gql_as(Some(OWNER), DEPLOYMENT, json!({ "id": id })).await,
+        app.gql_as(Some(OWNER), VALIDATE_ROLLBACK, json!({ "id": id })).await,
+        app.gql_as(Some(OBSERVER), "query { auditEvents(first: 1) { nodes { id } } }", json!({})).await,
+        app.gql_as(Some(OBSERVER), "query { systemSettings { readRpm } }", json!({})).await,
+    ];
+
+    let codes: Vec<Option<String>> = refused.iter().map(GqlResponse::first_code).collect();
+    assert_eq!(
+        codes,
+        ["DELIVERY_GROUP_SCOPE_REQUIRED", "DELIVERY_GROUP_SCOPE_REQUIRED", "ROLE_FORBIDDEN", "ROLE_FORBIDDEN"]
+            .map(|c| Some(c.to_owned()))
+    );
+    before.assert_nothing_written(&app, &gate).await;
 }
