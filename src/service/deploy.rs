@@ -243,7 +243,7 @@ impl Services {
             .map_err(Refusal::Denied)?;
         let entry = opened.entry;
         if let Some(stored) = opened.replay {
-            return self.replay(&entry, stored).await;
+            return self.replay(caller, &entry, stored).await;
         }
         // 5-9.
         let (mut bundle, group) = plan().await?;
@@ -275,7 +275,7 @@ impl Services {
         let kind = record.kind;
         match self.store.admit(request, |usage: Usage| check_usage(&group, kind, usage)).await? {
             AdmissionOutcome::Admitted { .. } => {}
-            AdmissionOutcome::KeyTaken(stored) => return self.replay(&entry, stored).await,
+            AdmissionOutcome::KeyTaken(stored) => return self.replay(caller, &entry, stored).await,
             AdmissionOutcome::Refused { violations, .. } => {
                 let first = violations.first().map(violation_error).unwrap_or_else(DomainError::internal);
                 return Err(Refusal::Denied(first));
@@ -363,7 +363,12 @@ impl Services {
     /// A request with a key already used: same input -> the original record
     /// (waiting while the original is still calling the engine); other input
     /// -> IDEMPOTENCY_CONFLICT.
-    async fn replay(&self, entry: &IdempotencyEntry, stored: StoredKey) -> Result<DeploymentRecord, Refusal> {
+    async fn replay(
+        &self,
+        caller: &Caller,
+        entry: &IdempotencyEntry,
+        stored: StoredKey,
+    ) -> Result<DeploymentRecord, Refusal> {
         if stored.fingerprint != entry.fingerprint {
             return Err(denied(
                 ErrorCode::IdempotencyConflict,
@@ -374,6 +379,11 @@ impl Services {
         let Some(id) = id else {
             return Err(Refusal::Failed(DomainError::internal()));
         };
+        // A caller who has left the record's group since gets nothing of it.
+        let record = self.reload(id).await?;
+        if !self.in_group_scope(&caller.principal, &record.delivery_group_id).await? {
+            return Err(Refusal::Denied(scope_required()));
+        }
         let deadline = tokio::time::Instant::now() + self.policy.engine_timeout + StdDuration::from_secs(2);
         loop {
             let record = self.reload(id).await?;

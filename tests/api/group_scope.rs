@@ -102,14 +102,8 @@ async fn cancel_of_another_groups_deployment_is_refused_without_naming_its_group
     assert_eq!(gate.requests().len(), engine_calls, "no refresh and no cancel: {:?}", gate.requests().last());
 }
 
-#[tokio::test]
-async fn a_replayed_cancel_is_refused_once_the_owner_has_left_the_group() {
-    let gate = FakeGate::start().await;
-    let app = TestApp::builder().gate(&gate).catalog(&test_catalog(Limits::default())).spawn().await;
-    let id = running_batch_deployment(&app, &gate).await;
-    let cancel_key = key();
-    let first = cancel(&app, OWNER, &id, &cancel_key).await;
-    assert_eq!(id_of(&first.ok()["cancelDeployment"]), id, "a member may cancel");
+/// Takes `owner` out of the `batch` group, as the admin.
+async fn remove_owner_from_batch(app: &TestApp) {
     let members = app
         .admin(
             "mutation($input: DeliveryGroupInput!, $key: String!) {
@@ -122,12 +116,42 @@ async fn a_replayed_cancel_is_refused_once_the_owner_has_left_the_group() {
         )
         .await;
     assert_eq!(members.ok()["updateDeliveryGroup"]["members"], json!(["batch-owner"]));
+}
+
+#[tokio::test]
+async fn a_replayed_cancel_is_refused_once_the_owner_has_left_the_group() {
+    let gate = FakeGate::start().await;
+    let app = TestApp::builder().gate(&gate).catalog(&test_catalog(Limits::default())).spawn().await;
+    let id = running_batch_deployment(&app, &gate).await;
+    let cancel_key = key();
+    let first = cancel(&app, OWNER, &id, &cancel_key).await;
+    assert_eq!(id_of(&first.ok()["cancelDeployment"]), id, "a member may cancel");
+    remove_owner_from_batch(&app).await;
     let engine_calls = gate.requests().len();
 
     let replay = cancel(&app, OWNER, &id, &cancel_key).await;
 
     assert_eq!(replay.first_code().as_deref(), Some("DELIVERY_GROUP_SCOPE_REQUIRED"), "{}", replay.body);
     assert_reveals_nothing(&replay, "cancelDeployment");
+    assert_eq!(gate.requests().len(), engine_calls, "no engine call: {:?}", gate.requests().last());
+}
+
+#[tokio::test]
+async fn a_replayed_deploy_is_refused_once_the_owner_has_left_the_group() {
+    let gate = FakeGate::start().await;
+    let app = TestApp::builder().gate(&gate).catalog(&test_catalog(Limits::default())).spawn().await;
+    let intent = intent_with_recipe("batch-job", "1.0.0", "sandbox", "standard");
+    let deploy_key = key();
+    let first = deploy(&app, OWNER, intent.clone(), &deploy_key).await;
+    id_of(&first.ok()["deploy"]);
+    remove_owner_from_batch(&app).await;
+    let engine_calls = gate.requests().len();
+
+    let replay = deploy(&app, OWNER, intent, &deploy_key).await;
+
+    assert_eq!(replay.first_code().as_deref(), Some("DELIVERY_GROUP_SCOPE_REQUIRED"), "{}", replay.body);
+    assert!(replay.data()["deploy"].is_null(), "{}", replay.body);
+    assert!(!replay.body.to_string().contains("\"1.0.0\""), "nothing of the record: {}", replay.body);
     assert_eq!(gate.requests().len(), engine_calls, "no engine call: {:?}", gate.requests().last());
 }
 
