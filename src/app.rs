@@ -41,6 +41,18 @@ pub struct Application {
     /// Set once the server is stopping; long-lived connections (WebSocket)
     /// watch it to close with 1001 instead of being cut.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The timer that writes closed audit bursts; stopped when the
+    /// application is dropped or has shut down.
+    burst_flusher: AbortOnDrop,
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Application {
@@ -56,7 +68,11 @@ impl Application {
         let services = Services::new(
             store,
             engine,
-            RuntimePolicy { engine_timeout: config.engine_timeout, stale_after: config.stale_after },
+            RuntimePolicy {
+                engine_timeout: config.engine_timeout,
+                stale_after: config.stale_after,
+                audit_burst_window: config.audit_burst_window,
+            },
             metrics,
         );
         let failed = services.sweep_stale().await.map_err(|e| anyhow::anyhow!("stale-record pass: {}", e.message))?;
@@ -90,7 +106,8 @@ impl Application {
             }
             None => None,
         };
-        Ok(Self { listener, router: router(state), metrics, services, stopping })
+        let burst_flusher = AbortOnDrop(services.spawn_audit_burst_flusher());
+        Ok(Self { listener, router: router(state), metrics, services, stopping, burst_flusher })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -113,9 +130,10 @@ impl Application {
     }
 
     /// Serves until `stop` resolves (tests), on every listener; then tells
-    /// long-lived connections to close and drains in-flight requests.
+    /// long-lived connections to close, drains in-flight requests, and
+    /// writes the audit bursts still open so no refusal count is lost.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let stopping = self.stopping;
+        let Self { listener, router, metrics, services, stopping, burst_flusher } = self;
         let signal = {
             let stopped = stopping.subscribe();
             move || {
@@ -132,17 +150,23 @@ impl Application {
             Ok::<(), std::io::Error>(())
         };
         // The client address is known to handlers (WebSocket caps per address).
-        let main_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let main = axum::serve(self.listener, main_service).with_graceful_shutdown(signal());
+        let main_service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let main = axum::serve(listener, main_service).with_graceful_shutdown(signal());
         // `try_join!` drops the other server when one fails, so neither
         // outlives the other.
-        match self.metrics {
+        let served = match metrics {
             None => tokio::try_join!(trigger, main.into_future()).map(|_| ()),
             Some((metrics_listener, metrics_router)) => {
                 let metrics = axum::serve(metrics_listener, metrics_router).with_graceful_shutdown(signal());
                 tokio::try_join!(trigger, main.into_future(), metrics.into_future()).map(|_| ())
             }
+        };
+        drop(burst_flusher);
+        let flushed = services.flush_audit_bursts(true).await;
+        if flushed > 0 {
+            tracing::info!(flushed, "audit bursts written at shutdown");
         }
+        served
     }
 }
 

@@ -103,6 +103,9 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Deadline of one GraphQL request.
     pub request_timeout: Duration,
+    /// How long a burst of identical refusals is aggregated into one audit
+    /// event (`service::audit_burst`).
+    pub audit_burst_window: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +121,8 @@ pub const DEFAULT_DEV_TOKENS: &str =
     "dxcp-dev-admin=admin:PLATFORM_ADMIN,dxcp-dev-owner=owner:DELIVERY_OWNER,dxcp-dev-observer=observer:OBSERVER,dxcp-dev-ci=ci:CI_PUBLISHER";
 pub const DEFAULT_ROLE_MAP: &str = "dxcp-platform-admins=PLATFORM_ADMIN,dxcp-delivery-owners=DELIVERY_OWNER,dxcp-observers=OBSERVER,dxcp-ci-publishers=CI_PUBLISHER";
 pub use crate::domain::catalog::RPM_RANGE;
+/// How long identical refusals are aggregated unless `DXCP_AUDIT_BURST_WINDOW_MS` says otherwise.
+pub const DEFAULT_AUDIT_BURST_WINDOW: Duration = Duration::from_secs(60);
 
 impl Config {
     /// Reads the process environment.
@@ -244,6 +249,11 @@ impl Config {
                 get("DXCP_REQUEST_TIMEOUT_MS"),
                 30_000,
             )?),
+            audit_burst_window: parse_positive_ms(
+                "DXCP_AUDIT_BURST_WINDOW_MS",
+                get("DXCP_AUDIT_BURST_WINDOW_MS"),
+                DEFAULT_AUDIT_BURST_WINDOW,
+            )?,
         })
     }
 }
@@ -264,6 +274,18 @@ fn parse_number(variable: &'static str, value: Option<String>, default: u64) -> 
     match value {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| bad(variable, format!("'{v}' is not a non-negative integer"))),
+    }
+}
+
+fn parse_positive_ms(
+    variable: &'static str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let default_ms = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    match parse_number(variable, value, default_ms)? {
+        0 => Err(bad(variable, "must be at least 1")),
+        ms => Ok(Duration::from_millis(ms)),
     }
 }
 
@@ -335,6 +357,15 @@ mod tests {
         assert_eq!(c.introspection, Introspection::On);
         assert!(c.graphiql);
         assert_eq!((c.read_rpm, c.mutate_rpm), (600, 60));
+        assert_eq!(c.audit_burst_window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_audit_burst_window_is_a_positive_number_of_milliseconds() {
+        let c = config(&[("DXCP_AUDIT_BURST_WINDOW_MS", "250")]).expect("valid");
+        assert_eq!(c.audit_burst_window, Duration::from_millis(250));
+        let e = config(&[("DXCP_AUDIT_BURST_WINDOW_MS", "0")]).expect_err("refused");
+        assert_eq!(e.variable, "DXCP_AUDIT_BURST_WINDOW_MS");
     }
 
     #[test]

@@ -285,6 +285,7 @@ fn submit_audit(record: &DeploymentRecord) -> AuditEvent {
         environment: Some(record.environment.clone()),
         request_id: None,
         changes: Vec::new(),
+        repeat_count: 1,
     }
 }
 

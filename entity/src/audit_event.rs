@@ -21,6 +21,9 @@ pub struct Model {
     pub request_id: Option<String>,
     /// JSON array of {field, oldValue, newValue}.
     pub changes: String,
+    /// How many identical refusals this row stands for (1 unless it
+    /// aggregates a burst).
+    pub repeat_count: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

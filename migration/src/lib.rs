@@ -11,6 +11,7 @@ mod m20261127_000003_create_audit_events;
 mod m20261127_000004_create_idempotency_keys;
 mod m20261127_000005_create_system_settings;
 mod m20261127_000006_history_filter_indexes;
+mod m20261204_000007_audit_repeat_count;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_idempotency_keys::Migration),
             Box::new(m20261127_000005_create_system_settings::Migration),
             Box::new(m20261127_000006_history_filter_indexes::Migration),
+            Box::new(m20261204_000007_audit_repeat_count::Migration),
         ]
     }
 }

@@ -145,6 +145,9 @@ pub struct AuditEvent {
     pub environment: Option<String>,
     pub request_id: Option<String>,
     pub changes: Vec<FieldChange>,
+    /// How many identical events this one stands for: 1, or the size of an
+    /// aggregated burst of refusals (`service::audit_burst`).
+    pub repeat_count: i32,
 }
 
 /// Filters of the audit log (GraphQL `AuditEventFilter`).

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use super::bounded::{clip, clip_owned, MAX_ID_CHARS, MAX_TEXT_CHARS};
+
 /// A machine-readable error code, rendered SCREAMING_SNAKE in `extensions.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -112,8 +114,12 @@ pub struct DomainError {
 }
 
 impl DomainError {
+    /// A refusal or failure. Messages that echo caller input are bounded
+    /// here (at [`MAX_TEXT_CHARS`], with a visible marker), so no path can
+    /// hand a client's megabyte back to it or into the audit log.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), operator_hint: None, retry_after_seconds: None }
+        let message = clip_owned(message.into(), MAX_TEXT_CHARS);
+        Self { code, message, operator_hint: None, retry_after_seconds: None }
     }
 
     pub fn with_operator_hint(mut self, hint: impl Into<String>) -> Self {
@@ -122,7 +128,7 @@ impl DomainError {
     }
 
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(ErrorCode::NotFound, format!("{what} '{id}' was not found"))
+        Self::new(ErrorCode::NotFound, format!("{what} '{}' was not found", clip(id, MAX_ID_CHARS)))
     }
 
     pub fn internal() -> Self {

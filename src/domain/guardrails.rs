@@ -1,8 +1,8 @@
 //! Guardrail evaluation, steps 5-11 of DESIGN §4, in exactly that order.
 //!
 //! One function returns *every* violation in order: `deploy` stops at the
-//! first, `validateDeployment` shows them all. Steps 1-4 (role, kill switch,
-//! rate limit, idempotency) and 12 (the engine) belong to the use case.
+//! first, `validateDeployment` shows them all. Steps 1-4 (rate limit, role,
+//! kill switch, idempotency) and 12 (the engine) belong to the use case.
 //! Everything here is pure: the caller loads the facts and passes them in.
 
 use super::{

@@ -2,6 +2,7 @@
 //! Time is always passed in as an argument so every rule is testable.
 
 pub mod admin;
+pub mod bounded;
 pub mod build;
 pub mod catalog;
 pub mod deployment;

@@ -5,7 +5,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, Caller, Services};
+use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, reads::scope_required, Caller, Services};
 use crate::domain::{
     catalog::AuditOutcome,
     deployment::{DeploymentRecord, TimelineEvent},
@@ -69,21 +69,16 @@ impl Services {
             .await
             .map_err(deny)?;
         let entry = opened.entry;
-        if let (Some(_), Some(record)) = (opened.replay, record.as_ref()) {
-            return Ok(record.clone());
-        }
         let Some(record) = record else {
             return Err(deny(DomainError::not_found("deployment", id)));
         };
-        if caller.principal.is_group_scoped() {
-            let groups =
-                self.store.group_ids_with_member(&caller.principal.actor_id).await.map_err(|e| (e.into(), false))?;
-            if !groups.contains(&record.delivery_group_id) {
-                return Err(deny(DomainError::new(
-                    ErrorCode::DeliveryGroupScopeRequired,
-                    format!("you are not a member of delivery group '{}'", record.delivery_group_id),
-                )));
-            }
+        // Scope before anything else, a replay included: no refresh and no
+        // engine call for a record of another group.
+        if !self.in_group_scope(&caller.principal, &record.delivery_group_id).await.map_err(|e| (e, false))? {
+            return Err(deny(scope_required()));
+        }
+        if opened.replay.is_some() {
+            return Ok(record);
         }
         let record = self.refresh(record).await.map_err(|e| (e, false))?;
         if record.state.is_terminal() {

@@ -8,7 +8,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, Caller, Services};
+use super::{
+    audit::AuditSubject,
+    forbidden,
+    mutation::MutationRequest,
+    reads::{refused_read, scope_required},
+    Caller, Services,
+};
 use crate::{
     domain::{
         catalog::{AuditOutcome, Build, DeliveryGroup, Environment, Recipe, Service},
@@ -149,7 +155,7 @@ impl Services {
     /// `validateDeployment(intent)`: steps 1 and 5-11, no side effects.
     pub async fn validate_deployment(&self, caller: &Caller, intent: Intent) -> Result<Preflight, DomainError> {
         if !caller.principal.can_deploy() {
-            return Err(forbidden("validate deployments"));
+            return Err(refused_read(&caller.principal, forbidden("validate deployments")));
         }
         let loaded = self.load_facts(&intent).await?;
         self.preview(caller, &intent, DeploymentKind::RollForward, &loaded, None).await
@@ -158,11 +164,15 @@ impl Services {
     /// `validateRollback(deploymentId)`: the same preview for a rollback.
     pub async fn validate_rollback(&self, caller: &Caller, target_id: &str) -> Result<Preflight, DomainError> {
         if !caller.principal.can_deploy() {
-            return Err(forbidden("validate rollbacks"));
+            return Err(refused_read(&caller.principal, forbidden("validate rollbacks")));
         }
         let Some(target) = self.lookup(target_id).await? else {
             return Err(DomainError::not_found("deployment", target_id));
         };
+        // Scope first: nothing of another group's record is read or shown.
+        if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
+            return Err(refused_read(&caller.principal, scope_required()));
+        }
         let plan = self.plan_rollback(target).await?;
         let intent = rollback_intent(&plan, None);
         let loaded = self.load_facts(&intent).await?;
@@ -233,7 +243,7 @@ impl Services {
             .map_err(Refusal::Denied)?;
         let entry = opened.entry;
         if let Some(stored) = opened.replay {
-            return self.replay(&entry, stored).await;
+            return self.replay(caller, &entry, stored).await;
         }
         // 5-9.
         let (mut bundle, group) = plan().await?;
@@ -265,7 +275,7 @@ impl Services {
         let kind = record.kind;
         match self.store.admit(request, |usage: Usage| check_usage(&group, kind, usage)).await? {
             AdmissionOutcome::Admitted { .. } => {}
-            AdmissionOutcome::KeyTaken(stored) => return self.replay(&entry, stored).await,
+            AdmissionOutcome::KeyTaken(stored) => return self.replay(caller, &entry, stored).await,
             AdmissionOutcome::Refused { violations, .. } => {
                 let first = violations.first().map(violation_error).unwrap_or_else(DomainError::internal);
                 return Err(Refusal::Denied(first));
@@ -353,7 +363,12 @@ impl Services {
     /// A request with a key already used: same input -> the original record
     /// (waiting while the original is still calling the engine); other input
     /// -> IDEMPOTENCY_CONFLICT.
-    async fn replay(&self, entry: &IdempotencyEntry, stored: StoredKey) -> Result<DeploymentRecord, Refusal> {
+    async fn replay(
+        &self,
+        caller: &Caller,
+        entry: &IdempotencyEntry,
+        stored: StoredKey,
+    ) -> Result<DeploymentRecord, Refusal> {
         if stored.fingerprint != entry.fingerprint {
             return Err(denied(
                 ErrorCode::IdempotencyConflict,
@@ -364,6 +379,11 @@ impl Services {
         let Some(id) = id else {
             return Err(Refusal::Failed(DomainError::internal()));
         };
+        // A caller who has left the record's group since gets nothing of it.
+        let record = self.reload(id).await?;
+        if !self.in_group_scope(&caller.principal, &record.delivery_group_id).await? {
+            return Err(Refusal::Denied(scope_required()));
+        }
         let deadline = tokio::time::Instant::now() + self.policy.engine_timeout + StdDuration::from_secs(2);
         loop {
             let record = self.reload(id).await?;
@@ -450,7 +470,12 @@ impl Services {
         let Some(target) = self.lookup(target_id).await? else {
             return Err(Refusal::Denied(DomainError::not_found("deployment", target_id)));
         };
-        // Fresh state first: a rollback decision on a stale record is wrong.
+        // Scope before anything else: another group's in-flight records are
+        // never refreshed on behalf of a caller outside it.
+        if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
+            return Err(Refusal::Denied(scope_required()));
+        }
+        // Fresh state next: a rollback decision on a stale record is wrong.
         self.refresh_in_flight(&target.delivery_group_id, &target.environment).await?;
         let target = self.reload(target.id).await?;
         let plan = self.plan_rollback(target).await?;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_burst;
 pub mod builds;
 pub mod cancel;
 pub mod deploy;
@@ -12,7 +13,7 @@ pub mod reads;
 pub mod refresh;
 pub mod watch;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -38,6 +39,8 @@ pub struct Services {
     pub(crate) policy: RuntimePolicy,
     pub(crate) limits: Arc<limits::Limits>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Open bursts of identical refusals (this replica's; see `audit_burst`).
+    pub(crate) bursts: Arc<Mutex<audit_burst::Bursts>>,
 }
 
 /// Process-wide knobs of the use cases, from configuration.
@@ -45,11 +48,14 @@ pub struct Services {
 pub struct RuntimePolicy {
     pub engine_timeout: std::time::Duration,
     pub stale_after: std::time::Duration,
+    /// How long identical refusals are aggregated (`DXCP_AUDIT_BURST_WINDOW_MS`).
+    pub audit_burst_window: std::time::Duration,
 }
 
 impl Services {
     pub fn new(store: Store, engine: Arc<dyn Engine>, policy: RuntimePolicy, metrics: Arc<Metrics>) -> Self {
-        Self { store, engine, policy, limits: Arc::default(), metrics }
+        let bursts = Arc::new(Mutex::new(audit_burst::Bursts::new(policy.audit_burst_window)));
+        Self { store, engine, policy, limits: Arc::default(), metrics, bursts }
     }
 
     pub fn metrics(&self) -> &Metrics {

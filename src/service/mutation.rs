@@ -1,5 +1,10 @@
 //! Steps 1-4 that every mutation takes before its own work (DESIGN §4):
-//! role, kill switch, rate limit, idempotency key.
+//! rate limit, role, kill switch, idempotency key.
+//!
+//! The rate limit comes first, before the role check that DESIGN §4 lists
+//! first (docs/decisions/0005): a refusal is audited, so a caller whose
+//! refusals were not rate-limited could write audit rows as fast as they
+//! can send requests.
 
 use super::{limits::RequestClass, Caller, Services};
 use crate::{
@@ -14,7 +19,8 @@ pub(crate) struct MutationRequest<'a> {
     pub key: &'a str,
     /// Canonical form of the normalized input.
     pub fingerprint: serde_json::Value,
-    /// Step 1, decided by the use case (roles differ per mutation).
+    /// The role check, decided by the use case (roles differ per mutation)
+    /// and applied after the rate limit.
     pub permitted: Result<(), DomainError>,
     /// Only an `updateSystemSettings` that turns the kill switch off.
     pub kill_switch_exempt: bool,
@@ -28,17 +34,18 @@ pub(crate) struct OpenedMutation {
 }
 
 impl Services {
-    /// Runs steps 1-4; an error is a refusal the caller audits as DENIED.
+    /// Runs steps 1-4 (rate limit, role, kill switch, idempotency); an
+    /// error is a refusal the caller audits as DENIED.
     pub(crate) async fn open_mutation(
         &self,
         caller: &Caller,
         request: MutationRequest<'_>,
     ) -> Result<OpenedMutation, DomainError> {
+        self.check_rate(&caller.principal, RequestClass::Mutate).await?;
         request.permitted?;
         if !request.kill_switch_exempt && self.current_settings().await?.mutations_disabled {
             return Err(DomainError::new(ErrorCode::MutationsDisabled, "mutations are disabled by the kill switch"));
         }
-        self.check_rate(&caller.principal, RequestClass::Mutate).await?;
         let key = IdempotencyKey::parse(request.key)?;
         let entry = IdempotencyEntry {
             actor_id: caller.principal.actor_id.clone(),

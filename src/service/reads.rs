@@ -1,5 +1,6 @@
 //! Read paths behind the queries: role checks, group scoping, then one
 //! store call. No engine calls here except `deployment(id)` (see refresh).
+//! A refused read is logged, not audited ([`refused_read`]).
 
 use uuid::Uuid;
 
@@ -24,7 +25,7 @@ impl Services {
     /// Which groups' deployments the caller may read.
     pub(crate) async fn deployment_scope(&self, principal: &Principal) -> Result<GroupScope, DomainError> {
         if !principal.can_read_deployments() {
-            return Err(forbidden("read deployments"));
+            return Err(refused_read(principal, forbidden("read deployments")));
         }
         if principal.is_group_scoped() {
             return Ok(GroupScope::Only(self.store.group_ids_with_member(&principal.actor_id).await?));
@@ -54,13 +55,22 @@ impl Services {
         };
         if let GroupScope::Only(groups) = &scope {
             if !groups.contains(&record.delivery_group_id) {
-                return Err(DomainError::new(
-                    ErrorCode::DeliveryGroupScopeRequired,
-                    "this deployment belongs to a delivery group you are not a member of",
-                ));
+                return Err(refused_read(&caller.principal, scope_required()));
             }
         }
         Ok(Some(record))
+    }
+
+    /// Whether `principal` may act on a record of `group_id`: always for
+    /// admins, for a DELIVERY_OWNER only as a member of that group. Every
+    /// path that resolves a deployment by id asks this before it does
+    /// anything else with the record (no refresh, no engine call, nothing of
+    /// the record in the answer).
+    pub(crate) async fn in_group_scope(&self, principal: &Principal, group_id: &str) -> Result<bool, DomainError> {
+        if !principal.is_group_scoped() {
+            return Ok(true);
+        }
+        Ok(self.store.group_ids_with_member(&principal.actor_id).await?.iter().any(|g| g == group_id))
     }
 
     pub async fn failures_for(
@@ -143,25 +153,49 @@ impl Services {
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, DomainError> {
         if !caller.principal.is_admin() {
-            return Err(forbidden("read the audit log"));
+            return Err(refused_read(&caller.principal, forbidden("read the audit log")));
         }
         Ok(self.store.audit_page(filter, page).await?)
     }
 
     pub async fn system_settings(&self, caller: &Caller) -> Result<SystemSettings, DomainError> {
         if !caller.principal.is_admin() {
-            return Err(forbidden("read system settings"));
+            return Err(refused_read(&caller.principal, forbidden("read system settings")));
         }
         Ok(self.store.settings().await?)
     }
+}
+
+/// The refusal of a record outside the caller's groups. It names neither
+/// the record's group nor anything else about it.
+pub(crate) fn scope_required() -> DomainError {
+    DomainError::new(
+        ErrorCode::DeliveryGroupScopeRequired,
+        "this deployment belongs to a delivery group you are not a member of",
+    )
 }
 
 fn require_reader(principal: &Principal, action: &str) -> Result<(), DomainError> {
     if principal.can_read_deployments() {
         Ok(())
     } else {
-        Err(forbidden(action))
+        Err(refused_read(principal, forbidden(action)))
     }
+}
+
+/// A refused read is logged (actor, role, code) and counted with the
+/// request's outcome in the metrics, but never written to the audit log:
+/// reads are rate-limited per actor only, so auditing their refusals would
+/// let any caller write audit rows at the read rate (docs/decisions/0005).
+/// Refused mutations stay audited.
+pub(crate) fn refused_read(principal: &Principal, err: DomainError) -> DomainError {
+    tracing::info!(
+        actor = %principal.actor_id,
+        role = %principal.role,
+        code = %err.code,
+        "read refused (not audited)"
+    );
+    err
 }
 
 impl Services {

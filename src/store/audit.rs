@@ -74,7 +74,10 @@ pub(crate) async fn insert_audit(conn: &impl ConnectionTrait, event: &AuditEvent
     Ok(())
 }
 
+/// The row of `event`. Every audit row is built here, so this is where the
+/// audit log bounds caller-supplied text (`AuditEvent::bounded`).
 fn audit_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
+    let event = &event.clone().bounded();
     let changes: Vec<StoredFieldChange> = event
         .changes
         .iter()
@@ -99,6 +102,7 @@ fn audit_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError>
         environment: Set(event.environment.clone()),
         request_id: Set(event.request_id.clone()),
         changes: Set(serde_json::to_string(&changes)?),
+        repeat_count: Set(event.repeat_count.max(1)),
     })
 }
 

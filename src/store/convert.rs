@@ -226,6 +226,7 @@ impl TryFrom<audit_event::Model> for AuditEvent {
             service_name: m.service_name,
             environment: m.environment,
             request_id: m.request_id,
+            repeat_count: m.repeat_count,
         })
     }
 }

@@ -8,6 +8,7 @@ mod harness;
 
 mod admin;
 mod audit;
+mod audit_flooding;
 mod auth;
 mod builds;
 mod cancel;
@@ -16,6 +17,7 @@ mod cors;
 mod deploy_e2e;
 mod edge;
 mod engine_faults;
+mod group_scope;
 mod guardrails;
 mod history;
 mod hostile_input;

@@ -231,3 +231,62 @@ async fn lowering_mutate_rpm_through_update_system_settings_takes_effect_at_once
     assert_mutation_limited(&limited, "deploy");
     assert_eq!(records(&app).await.len(), 1, "the limited deploy wrote no record");
 }
+
+/// Every mutation as `token`, each with arguments its role check refuses.
+async fn mutation_as(app: &TestApp, token: &str, mutation: &str) -> GqlResponse {
+    let (document, variables) = match mutation {
+        "deploy" => {
+            return deploy(app, token, intent("payments-api", "1.0.0", "sandbox")).await;
+        }
+        "rollback" => (
+            "mutation($key: String!) { rollback(deploymentId: \"00000000-0000-0000-0000-000000000000\", idempotencyKey: $key) { id } }",
+            json!({ "key": key() }),
+        ),
+        "cancelDeployment" => (
+            "mutation($key: String!) { cancelDeployment(id: \"00000000-0000-0000-0000-000000000000\", idempotencyKey: $key) { id } }",
+            json!({ "key": key() }),
+        ),
+        "registerBuild" => (
+            "mutation($input: BuildInput!, $key: String!) { registerBuild(input: $input, idempotencyKey: $key) { version } }",
+            json!({ "key": key(), "input": {
+                "service": "payments-api", "version": "9.9.9", "artifactRef": "s3://bucket/payments-api.zip",
+                "sha256": "a".repeat(64), "sizeBytes": 1024, "contentType": "application/zip",
+                "gitSha": "abc", "gitBranch": "main", "ciProvider": "github", "ciRunId": "1",
+                "builtAt": "2026-01-01T00:00:00Z",
+            }}),
+        ),
+        "updateSystemSettings" => (
+            "mutation($key: String!) { updateSystemSettings(input: { readRpm: 700 }, idempotencyKey: $key) { readRpm } }",
+            json!({ "key": key() }),
+        ),
+        "deprecateRecipe" => (
+            "mutation($key: String!) { deprecateRecipe(id: \"standard\", idempotencyKey: $key) { id } }",
+            json!({ "key": key() }),
+        ),
+        other => panic!("no document for {other}"),
+    };
+    app.gql_as(Some(token), document, variables).await
+}
+
+#[tokio::test]
+async fn the_rate_limit_is_checked_before_the_role_on_every_mutation() {
+    let app = spawn_with_low_limits().await;
+    let refused =
+        [mutation_as(&app, OBSERVER, "deploy").await, mutation_as(&app, OBSERVER, "updateSystemSettings").await];
+    for response in &refused {
+        assert_eq!(response.first_code().as_deref(), Some("ROLE_FORBIDDEN"), "within the limit: {}", response.body);
+    }
+
+    for mutation in
+        ["deploy", "rollback", "cancelDeployment", "registerBuild", "updateSystemSettings", "deprecateRecipe"]
+    {
+        let response = mutation_as(&app, OBSERVER, mutation).await;
+
+        assert_mutation_limited(&response, mutation);
+    }
+    let settings = app.services.store().settings().await.expect("settings");
+    assert_eq!(settings.read_rpm, 3, "no refused mutation ran");
+    let refusals: Vec<String> = audit(&app).await.iter().map(|e| e.summary.clone()).collect();
+    assert_eq!(refusals.iter().filter(|s| s.contains("ROLE_FORBIDDEN")).count(), 2, "{refusals:#?}");
+    assert_eq!(refusals.iter().filter(|s| s.contains("RATE_LIMITED")).count(), 6, "{refusals:#?}");
+}

@@ -38,6 +38,10 @@ pub struct AuditEvent {
     pub environment: Option<String>,
     pub request_id: Option<String>,
     pub changes: Vec<FieldChange>,
+    /// How many identical events this one stands for: 1, or, for the
+    /// aggregate of a burst of identical refusals, how many refusals it
+    /// counts that were not written one by one (its summary says so).
+    pub repeat_count: i32,
 }
 
 impl From<domain::AuditEvent> for AuditEvent {
@@ -61,6 +65,7 @@ impl From<domain::AuditEvent> for AuditEvent {
                 .into_iter()
                 .map(|c| FieldChange { field: c.field, old_value: c.old_value, new_value: c.new_value })
                 .collect(),
+            repeat_count: e.repeat_count,
         }
     }
 }

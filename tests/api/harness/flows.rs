@@ -179,7 +179,7 @@ pub async fn audit_events(app: &TestApp, filter: Value) -> Vec<Value> {
             "query($filter: AuditEventFilter) {
                 auditEvents(filter: $filter, first: 100) {
                     nodes { id eventType actorId actorRole targetType targetId outcome summary
-                            deliveryGroupId serviceName environment requestId }
+                            deliveryGroupId serviceName environment requestId repeatCount }
                     pageInfo { hasNextPage }
                 }
             }",
@@ -189,6 +189,26 @@ pub async fn audit_events(app: &TestApp, filter: Value) -> Vec<Value> {
     let connection = &response.ok()["auditEvents"];
     assert_eq!(connection["pageInfo"]["hasNextPage"], false, "more than 100 audit events match {filter}");
     connection["nodes"].as_array().expect("audit nodes").clone()
+}
+
+/// The DENIED audit events matching `filter`, once their `repeatCount`s
+/// account for `refusals` refusals (a burst of identical refusals is written
+/// as a few events and one aggregate when its window closes); panics after
+/// a deadline.
+pub async fn denials_counting(app: &TestApp, filter: Value, refusals: i64) -> Vec<Value> {
+    let mut filter = filter;
+    filter["outcome"] = json!("DENIED");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let events = audit_events(app, filter.clone()).await;
+        let counted: i64 = events.iter().map(|e| e["repeatCount"].as_i64().expect("repeatCount")).sum();
+        if counted >= refusals {
+            assert_eq!(counted, refusals, "every refusal is counted once: {events:#?}");
+            return events;
+        }
+        assert!(Instant::now() < deadline, "{counted} of {refusals} refusals audited: {events:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Every deployment record in the store (read directly, not through the API).

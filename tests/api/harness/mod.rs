@@ -30,6 +30,10 @@ pub struct TestApp {
     /// Kept alive for the test; dropped (and dropped on PostgreSQL) after the server.
     pub _db: TestDb,
     stop: Option<oneshot::Sender<()>>,
+    /// The server task: resolves once it has shut down.
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The configuration the server runs with, for a restart.
+    env: HashMap<String, String>,
     _files: Option<tempfile::TempDir>,
 }
 
@@ -70,25 +74,41 @@ impl TestAppBuilder {
         env.entry("DXCP_LISTEN".into()).or_insert_with(|| "127.0.0.1:0".into());
         env.entry("DXCP_DATABASE_URL".into()).or_insert_with(|| db.url.clone());
         env.entry("DXCP_SIMULATED_DURATION_MS".into()).or_insert_with(|| "300".into());
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
-        let app = Application::build(config).await.expect("application starts");
-        let address = format!("http://{}", app.local_addr().expect("bound address"));
-        let metrics_address = app.metrics_addr().map(|a| format!("http://{}", a.expect("bound metrics address")));
-        let services = app.services().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = stopped.await;
-        }));
+        let server = start(&env).await;
         TestApp {
-            address,
-            metrics_address,
+            address: server.address,
+            metrics_address: server.metrics_address,
             client: reqwest::Client::new(),
-            services,
+            services: server.services,
             _db: db,
-            stop: Some(stop),
+            stop: Some(server.stop),
+            server: Some(server.task),
+            env,
             _files: self.files,
         }
     }
+}
+
+/// A running server.
+struct Started {
+    address: String,
+    metrics_address: Option<String>,
+    services: Services,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(env: &HashMap<String, String>) -> Started {
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
+    let app = Application::build(config).await.expect("application starts");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let metrics_address = app.metrics_addr().map(|a| format!("http://{}", a.expect("bound metrics address")));
+    let services = app.services().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    Started { address, metrics_address, services, stop, task }
 }
 
 impl Drop for TestApp {
@@ -176,6 +196,22 @@ impl TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Shuts the server down gracefully (as SIGTERM does), waits until it
+    /// has, and starts a new one on the same database and configuration.
+    pub async fn restart(&mut self) {
+        self.begin_shutdown();
+        if let Some(task) = self.server.take() {
+            let stopped = tokio::time::timeout(std::time::Duration::from_secs(15), task).await;
+            stopped.expect("the server shuts down").expect("the server task").expect("a clean shutdown");
+        }
+        let server = start(&self.env).await;
+        self.address = server.address;
+        self.metrics_address = server.metrics_address;
+        self.services = server.services;
+        self.stop = Some(server.stop);
+        self.server = Some(server.task);
     }
 
     /// SQL statements executed by the server so far.

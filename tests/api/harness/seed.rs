@@ -136,6 +136,7 @@ pub fn audit_event(event_type: &str, actor_id: &str, timestamp: DateTime<Utc>) -
         environment: None,
         request_id: Some(Uuid::new_v4().to_string()),
         changes: Vec::new(),
+        repeat_count: 1,
     }
 }
 
