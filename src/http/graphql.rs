@@ -110,17 +110,15 @@ struct OperationLabel(Option<String>);
 #[derive(Clone, Copy)]
 struct HadErrors;
 
+/// Serves one `/graphql` request and counts it in the request metrics.
 pub async fn handle(
     State(state): State<AppState>,
-    request_id: Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    request: axum::extract::Request,
 ) -> Response {
     let started = Instant::now();
     let metrics = state.services.clone();
-    let response = serve(State(state), request_id, method, uri, headers, body).await;
+    let response = serve(state, request_id, request).await;
     let operation = response.extensions().get::<OperationLabel>().and_then(|l| l.0.clone());
     let outcome = match response.status() {
         StatusCode::OK if response.extensions().get::<HadErrors>().is_some() => "error",
@@ -134,15 +132,10 @@ pub async fn handle(
     response
 }
 
-async fn serve(
-    State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn serve(state: AppState, request_id: String, request: axum::extract::Request) -> Response {
     let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     if method == Method::GET && state.edge.graphiql && wants_html(&headers) && uri.query().is_none_or(str::is_empty) {
         return Html(GraphiQLSource::build().endpoint("/graphql").title("DXCP").finish()).into_response();
     }
