@@ -38,7 +38,7 @@ ALL_CASES="typename history history_owner history_by_service deployment running_
 # Hostile documents (issue "Hostile input"): each must be refused with
 # INVALID_REQUEST; their rate next to typename's is the cost of refusing.
 # Not in the default set: BENCH_CASES="typename $REFUSAL_CASES".
-REFUSAL_CASES="refuse_nested refuse_fragments refuse_spread_chain"
+REFUSAL_CASES="refuse_nested refuse_fragments refuse_spread_chain refuse_most_tokens"
 CASES=${BENCH_CASES:-$ALL_CASES}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}

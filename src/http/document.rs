@@ -29,6 +29,11 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 /// have. The standard introspection query nests 14 deep; ordinary queries
 /// fewer than 10.
 pub const MAX_NESTING: usize = 40;
+/// Most lexical tokens (names, numbers, strings, punctuators) a document
+/// may have. Parsing costs about a microsecond per token, so this bounds
+/// what refusing any document can cost; the standard introspection query
+/// has about 160 tokens, ordinary queries fewer than 300.
+pub const MAX_TOKENS: usize = 3_000;
 /// Deepest selection nesting outside introspection.
 pub const MAX_DEPTH: usize = 12;
 /// Most field selections one operation may expand to (fragments expanded),
@@ -57,26 +62,46 @@ pub enum Syntax {
     Json,
 }
 
-/// Refuses text whose brackets nest deeper than [`MAX_NESTING`]. Linear,
-/// no allocation, no recursion; it does not check that brackets match
-/// (the parser does that, safely, once nesting is bounded).
+/// Refuses text whose brackets nest deeper than [`MAX_NESTING`], or a
+/// GraphQL document of more than [`MAX_TOKENS`] tokens. Linear, no
+/// allocation, no recursion; it does not check that brackets match (the
+/// parser does that, safely, once nesting and size are bounded).
 pub fn prescan(text: &[u8], syntax: Syntax) -> Result<(), String> {
     let mut depth = 0usize;
+    let mut tokens = 0usize;
+    let mut in_word = false;
     let mut i = 0;
     while i < text.len() {
-        match text[i] {
+        let byte = text[i];
+        let word = byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'+');
+        if word && !in_word
+            || matches!(
+                byte,
+                b'"' | b'{' | b'}' | b'[' | b']' | b'(' | b')' | b':' | b'=' | b'@' | b'$' | b'!' | b'|' | b'&'
+            )
+        {
+            tokens += 1;
+            if syntax == Syntax::GraphQL && tokens > MAX_TOKENS {
+                return Err(format!("the document has over {MAX_TOKENS} tokens"));
+            }
+        }
+        in_word = word;
+        match byte {
             b'"' if syntax == Syntax::GraphQL && text[i..].starts_with(b"\"\"\"") => {
                 i = skip_block_string(text, i + 3);
+                in_word = false;
                 continue;
             }
             b'"' => {
                 i = skip_string(text, i + 1);
+                in_word = false;
                 continue;
             }
             b'#' if syntax == Syntax::GraphQL => {
                 while i < text.len() && text[i] != b'\n' && text[i] != b'\r' {
                     i += 1;
                 }
+                in_word = false;
             }
             b'{' | b'[' | b'(' => {
                 depth += 1;
@@ -321,6 +346,16 @@ mod tests {
         // In JSON `#` is not a comment.
         let json = format!("{{\"a\": \"#\", \"b\": {}1{}}}", "[".repeat(60), "]".repeat(60));
         assert!(prescan(json.as_bytes(), Syntax::Json).is_err());
+    }
+
+    #[test]
+    fn documents_are_bounded_in_tokens_before_parsing() {
+        let many = "{ ".to_owned() + &"__typename ".repeat(MAX_TOKENS) + "}";
+        assert!(prescan(many.as_bytes(), Syntax::GraphQL).unwrap_err().contains("tokens"));
+        let long_string = format!("{{ f(a: \"{}\") }}", "word ".repeat(10_000));
+        assert_eq!(prescan(long_string.as_bytes(), Syntax::GraphQL), Ok(()), "a string is one token");
+        let json = format!("[{}]", "1,".repeat(10_000));
+        assert_eq!(prescan(json.as_bytes(), Syntax::Json), Ok(()), "JSON bodies are bounded by size only");
     }
 
     #[test]

@@ -113,6 +113,19 @@ async fn variables_nested_deeper_than_the_limit_are_refused_before_they_are_read
 }
 
 #[tokio::test]
+async fn a_document_of_more_tokens_than_the_cap_is_refused_before_it_is_parsed() {
+    let app = TestApp::spawn().await;
+    let chain: String = (0..900).map(|i| format!(" fragment F{i} on Query {{ ...F{} }}", i + 1)).collect();
+    let query = format!("{{ ...F0 }}{chain} fragment F900 on Query {{ __typename }}");
+
+    let (status, body) = post_as_observer(&app, json!({ "query": query })).await;
+
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body), Some("INVALID_REQUEST"), "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("tokens"), "{body}");
+}
+
+#[tokio::test]
 async fn a_fragment_bomb_is_refused_by_the_field_cap_with_fragments_expanded() {
     let app = TestApp::spawn().await;
     let bomb = fragment_bomb(4, 12);
