@@ -8,7 +8,7 @@
 //! mutation, replay, prepare (existence, validation), diff, write, re-read.
 //! What differs per entity is an [`AdminEntity`] impl.
 
-use std::future::Future;
+use std::{future::Future, marker::PhantomData};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -46,7 +46,7 @@ fn invalid(message: impl Into<String>) -> DomainError {
 
 /// What an admin mutation expects of the entity's existence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AdminIntent {
+pub(crate) enum AdminIntent {
     /// Refused when the entity exists.
     Create,
     /// Refused when it does not.
@@ -76,8 +76,33 @@ impl AdminIntent {
     }
 }
 
+/// Which admin mutation runs: its GraphQL name (idempotency keys are
+/// scoped to it) and what it expects of the entity's existence.
+pub(crate) struct AdminOp<E> {
+    mutation: &'static str,
+    intent: AdminIntent,
+    entity: PhantomData<fn() -> E>,
+}
+
+const fn op<E>(mutation: &'static str, intent: AdminIntent) -> AdminOp<E> {
+    AdminOp { mutation, intent, entity: PhantomData }
+}
+
+pub(crate) const CREATE_DELIVERY_GROUP: AdminOp<DeliveryGroup> = op("createDeliveryGroup", AdminIntent::Create);
+pub(crate) const UPDATE_DELIVERY_GROUP: AdminOp<DeliveryGroup> = op("updateDeliveryGroup", AdminIntent::Update);
+pub(crate) const CREATE_RECIPE: AdminOp<Recipe> = op("createRecipe", AdminIntent::Create);
+/// A new revision when something changed; the engine mapping cannot
+/// change while a delivery group uses the recipe.
+pub(crate) const UPDATE_RECIPE: AdminOp<Recipe> = op("updateRecipe", AdminIntent::Update);
+pub(crate) const DEPRECATE_RECIPE: AdminOp<Recipe> = op("deprecateRecipe", AdminIntent::Update);
+pub(crate) const UPSERT_SERVICE: AdminOp<Service> = op("upsertService", AdminIntent::Upsert);
+pub(crate) const UPSERT_ENVIRONMENT: AdminOp<Environment> = op("upsertEnvironment", AdminIntent::Upsert);
+/// The one mutation the kill switch lets through, when it turns the kill
+/// switch off.
+pub(crate) const UPDATE_SYSTEM_SETTINGS: AdminOp<SystemSettings> = op("updateSystemSettings", AdminIntent::Update);
+
 /// One admin mutation, as the generic flow receives it.
-struct AdminRequest<'a, I> {
+pub(crate) struct AdminRequest<'a, I> {
     mutation: &'static str,
     intent: AdminIntent,
     input: I,
@@ -94,7 +119,7 @@ struct AdminFingerprint<'a, I> {
 }
 
 /// What the admin flow needs to know about one kind of entity.
-trait AdminEntity: Clone + Send + Sync + Sized {
+pub(crate) trait AdminEntity: Clone + Send + Sync + Sized {
     /// The mutation's input; its JSON is the idempotency fingerprint.
     type Input: Serialize + Send + Sync;
     /// Audit target type.
@@ -155,11 +180,15 @@ impl Services {
     /// The one admin flow: open (rate, role, kill switch, key), replay,
     /// prepare, diff, write with audit and key, re-read. A refusal at any
     /// step is audited as DENIED by `run_audited`.
-    async fn save_admin<E: AdminEntity>(
+    pub(crate) async fn save_admin<E: AdminEntity>(
         &self,
         caller: &Caller,
-        request: AdminRequest<'_, E::Input>,
+        op: AdminOp<E>,
+        input: E::Input,
+        reason: Option<String>,
+        key: &str,
     ) -> Result<E, DomainError> {
+        let request = AdminRequest { mutation: op.mutation, intent: op.intent, input, reason, key };
         let id = E::target_id(&request.input);
         let current = E::load(self, &id).await?;
         let subject = E::subject(request.intent, id, current.as_ref());
@@ -224,14 +253,7 @@ impl Services {
         }
         let mut audit = self.audit_event(caller, subject, AuditOutcome::Success, summary);
         audit.changes = changes;
-        let write = AdminWrite {
-            audit: &audit,
-            idempotency: &opened.entry,
-            result_id: &subject.target_id,
-            actor: &caller.principal.actor_id,
-            reason,
-            at: audit.timestamp,
-        };
+        let write = AdminWrite::new(&audit, &opened.entry, reason);
         match E::save(&self.store, next, mode, &write).await {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict(_)) => Err(Refusal::Denied(invalid(format!(
@@ -248,101 +270,6 @@ impl Services {
             environments: self.store.environments().await?.into_iter().map(|e| e.name).collect(),
             services: self.store.services().await?.into_iter().map(|s| (s.name, s.delivery_group_id)).collect(),
         })
-    }
-
-    pub async fn create_delivery_group(
-        &self,
-        caller: &Caller,
-        input: GroupInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<DeliveryGroup, DomainError> {
-        let mutation = "createDeliveryGroup";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Create, input, reason, key }).await
-    }
-
-    pub async fn update_delivery_group(
-        &self,
-        caller: &Caller,
-        input: GroupInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<DeliveryGroup, DomainError> {
-        let mutation = "updateDeliveryGroup";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Update, input, reason, key }).await
-    }
-
-    pub async fn create_recipe(
-        &self,
-        caller: &Caller,
-        input: RecipeInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Recipe, DomainError> {
-        let input = RecipeChange::Edit(input);
-        let mutation = "createRecipe";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Create, input, reason, key }).await
-    }
-
-    /// A new revision when something changed; the engine mapping cannot
-    /// change while a delivery group uses the recipe.
-    pub async fn update_recipe(
-        &self,
-        caller: &Caller,
-        input: RecipeInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Recipe, DomainError> {
-        let input = RecipeChange::Edit(input);
-        let mutation = "updateRecipe";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Update, input, reason, key }).await
-    }
-
-    pub async fn deprecate_recipe(
-        &self,
-        caller: &Caller,
-        id: &str,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Recipe, DomainError> {
-        let input = RecipeChange::Deprecate { id: id.to_owned() };
-        let mutation = "deprecateRecipe";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Update, input, reason, key }).await
-    }
-
-    pub async fn upsert_service(
-        &self,
-        caller: &Caller,
-        input: ServiceInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Service, DomainError> {
-        let mutation = "upsertService";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Upsert, input, reason, key }).await
-    }
-
-    pub async fn upsert_environment(
-        &self,
-        caller: &Caller,
-        input: EnvironmentInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Environment, DomainError> {
-        let mutation = "upsertEnvironment";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Upsert, input, reason, key }).await
-    }
-
-    /// `updateSystemSettings`: the one mutation the kill switch lets through
-    /// when it turns the kill switch off.
-    pub async fn update_system_settings(
-        &self,
-        caller: &Caller,
-        input: SettingsInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<SystemSettings, DomainError> {
-        let mutation = "updateSystemSettings";
-        self.save_admin(caller, AdminRequest { mutation, intent: AdminIntent::Update, input, reason, key }).await
     }
 }
 
@@ -415,7 +342,7 @@ impl AdminEntity for DeliveryGroup {
 /// The input of the three recipe mutations.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum RecipeChange {
+pub(crate) enum RecipeChange {
     /// `createRecipe` / `updateRecipe`.
     Edit(RecipeInput),
     /// `deprecateRecipe`.

@@ -118,14 +118,7 @@ impl Services {
             format!("BUILD_REGISTER {} (sha256 {})", subject.target_id, build.sha256),
         );
         audit.timestamp = now;
-        let write = AdminWrite {
-            audit: &audit,
-            idempotency: &opened.entry,
-            result_id: &subject.target_id,
-            actor: &caller.principal.actor_id,
-            reason: None,
-            at: now,
-        };
+        let write = AdminWrite::new(&audit, &opened.entry, None);
         match self.store.register_build(&build, &write).await {
             Ok(()) => Ok(build),
             // A concurrent registration of the same version won the race.

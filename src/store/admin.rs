@@ -31,6 +31,21 @@ pub struct AdminWrite<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl<'a> AdminWrite<'a> {
+    /// The write `audit` records: its actor, its time, and its target as
+    /// the id the idempotency key resolves to.
+    pub fn new(audit: &'a AuditEvent, idempotency: &'a IdempotencyEntry, reason: Option<&'a str>) -> Self {
+        AdminWrite {
+            audit,
+            idempotency,
+            result_id: &audit.target_id,
+            actor: &audit.actor_id,
+            reason,
+            at: audit.timestamp,
+        }
+    }
+}
+
 /// This process's SQLite write turn (`Store::write_turn`).
 type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
@@ -76,12 +91,32 @@ fn on_create<V: Into<sea_orm::Value>>(mode: SaveMode, value: V) -> ActiveValue<V
     }
 }
 
+/// Sets who changed a row, when and why: `columns` are the row's
+/// `updated_at`, `updated_by` and `last_change_reason`.
+fn stamp<A: ActiveModelTrait>(row: &mut A, write: &AdminWrite<'_>, columns: [<A::Entity as EntityTrait>::Column; 3]) {
+    let [at, by, reason] = columns;
+    row.set(at, truncate_to_micros(write.at).into());
+    row.set(by, write.actor.to_owned().into());
+    row.set(reason, write.reason.map(str::to_owned).into());
+}
+
 impl Store {
     /// Opens an administrative write: the write turn, then a transaction;
     /// hold both until [`finish`] commits.
     async fn begin_admin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
         let turn = self.write_turn().await;
         Ok((turn, self.conn().begin().await?))
+    }
+
+    /// Creates or updates one row, with the write's audit event and key.
+    async fn save_row<A>(&self, mode: SaveMode, row: A, write: &AdminWrite<'_>) -> Result<(), StoreError>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let (_turn, tx) = self.begin_admin().await?;
+        insert_or_update(&tx, mode, row).await?;
+        finish(tx, write).await
     }
 
     /// Creates or replaces a delivery group and moves services in and out of it.
@@ -112,9 +147,7 @@ impl Store {
     }
 
     pub async fn save_recipe(&self, recipe: &Recipe, mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let (_turn, tx) = self.begin_admin().await?;
-        insert_or_update(&tx, mode, recipe_row(recipe)).await?;
-        finish(tx, write).await
+        self.save_row(mode, recipe_row(recipe), write).await
     }
 
     /// Creates or updates a service; its delivery group is left as it is
@@ -125,20 +158,17 @@ impl Store {
         mode: SaveMode,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let at = truncate_to_micros(write.at);
-        let row = service::ActiveModel {
+        use service::Column::{LastChangeReason, UpdatedAt, UpdatedBy};
+        let mut row = service::ActiveModel {
             name: Set(service.name.clone()),
             description: Set(service.description.clone()),
             delivery_group_id: on_create(mode, None),
             compatible_recipes: Set(to_json_list(&service.compatible_recipes)),
-            created_at: on_create(mode, at),
-            updated_at: Set(at),
-            updated_by: Set(write.actor.to_owned()),
-            last_change_reason: Set(write.reason.map(str::to_owned)),
+            created_at: on_create(mode, truncate_to_micros(write.at)),
+            ..Default::default()
         };
-        let (_turn, tx) = self.begin_admin().await?;
-        insert_or_update(&tx, mode, row).await?;
-        finish(tx, write).await
+        stamp(&mut row, write, [UpdatedAt, UpdatedBy, LastChangeReason]);
+        self.save_row(mode, row, write).await
     }
 
     pub async fn save_environment(
@@ -147,22 +177,19 @@ impl Store {
         mode: SaveMode,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let at = truncate_to_micros(write.at);
-        let row = environment::ActiveModel {
+        use environment::Column::{LastChangeReason, UpdatedAt, UpdatedBy};
+        let mut row = environment::ActiveModel {
             name: Set(env.name.clone()),
             display_name: Set(env.display_name.clone()),
             env_type: Set(env.env_type.as_str().to_owned()),
             promotion_order: Set(env.promotion_order),
             enabled: Set(env.enabled),
-            created_at: on_create(mode, at),
+            created_at: on_create(mode, truncate_to_micros(write.at)),
             created_by: on_create(mode, write.actor.to_owned()),
-            updated_at: Set(at),
-            updated_by: Set(write.actor.to_owned()),
-            last_change_reason: Set(write.reason.map(str::to_owned)),
+            ..Default::default()
         };
-        let (_turn, tx) = self.begin_admin().await?;
-        insert_or_update(&tx, mode, row).await?;
-        finish(tx, write).await
+        stamp(&mut row, write, [UpdatedAt, UpdatedBy, LastChangeReason]);
+        self.save_row(mode, row, write).await
     }
 
     pub async fn save_settings(&self, settings: &SystemSettings, write: &AdminWrite<'_>) -> Result<(), StoreError> {
