@@ -52,7 +52,8 @@ fn no_duplicates(field: &str, values: &[String]) -> Result<(), DomainError> {
 }
 
 /// Input of `createDeliveryGroup` / `updateDeliveryGroup`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GroupInput {
     pub id: String,
     pub name: String,
@@ -166,7 +167,8 @@ pub struct GroupSpec {
 }
 
 /// Input of `createRecipe` / `updateRecipe`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecipeInput {
     pub id: String,
     pub name: String,
@@ -195,7 +197,8 @@ pub fn changes_engine_mapping(current: &Recipe, input: &RecipeInput) -> bool {
 }
 
 /// Input of `upsertService`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceInput {
     pub name: String,
     pub description: Option<String>,
@@ -215,7 +218,8 @@ pub fn validate_service(input: &ServiceInput, known: &Known) -> Result<(), Domai
 }
 
 /// Input of `upsertEnvironment`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvironmentInput {
     pub name: String,
     pub display_name: Option<String>,
@@ -239,7 +243,8 @@ pub fn validate_environment(input: &EnvironmentInput) -> Result<Environment, Dom
 }
 
 /// Input of `updateSystemSettings`: omitted fields keep their value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SettingsInput {
     pub mutations_disabled: Option<bool>,
     pub read_rpm: Option<i32>,

@@ -26,6 +26,13 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// The stored form, so idempotency fingerprints never depend on `Debug`.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
     };
 }
 pub(crate) use string_enum;

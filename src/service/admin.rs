@@ -3,14 +3,20 @@
 //! validated as a whole, written with an audit event listing each changed
 //! field (old and new values), and takes effect for every replica at once
 //! because nothing is cached beyond the settings' one-second window.
+//!
+//! One flow ([`Services::save_admin`]) runs every one of them: open the
+//! mutation, replay, prepare (existence, validation), diff, write, re-read.
+//! What differs per entity is an [`AdminEntity`] impl.
+
+use std::{future::Future, marker::PhantomData};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{
     audit::AuditSubject,
     forbidden,
-    mutation::{MutationRequest, OpenedMutation},
+    mutation::{fingerprint, MutationRequest, OpenedMutation, Refusal},
     Caller, Services,
 };
 use crate::{
@@ -25,7 +31,10 @@ use crate::{
         },
         DomainError, ErrorCode,
     },
-    store::{admin::AdminWrite, StoreError},
+    store::{
+        admin::{AdminWrite, SaveMode},
+        Store, StoreError,
+    },
 };
 
 /// Audit target id of the settings row.
@@ -35,44 +44,207 @@ fn invalid(message: impl Into<String>) -> DomainError {
     DomainError::new(ErrorCode::InvalidRequest, message)
 }
 
+/// What an admin mutation expects of the entity's existence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdminIntent {
+    /// Refused when the entity exists.
+    Create,
+    /// Refused when it does not.
+    Update,
+    /// Creates or updates, whichever applies.
+    Upsert,
+}
+
+impl AdminIntent {
+    /// The audit event type: `ADMIN_CREATE` or `ADMIN_UPDATE`.
+    fn event_type(self, exists: bool) -> &'static str {
+        match (self, exists) {
+            (AdminIntent::Create, _) | (AdminIntent::Upsert, false) => "ADMIN_CREATE",
+            (AdminIntent::Update, _) | (AdminIntent::Upsert, true) => "ADMIN_UPDATE",
+        }
+    }
+
+    /// Refuses a create of an existing entity and an update of a missing one.
+    fn check<E: AdminEntity>(self, id: &str, current: Option<&E>) -> Result<(), Refusal> {
+        match (self, current) {
+            (AdminIntent::Create, Some(_)) => {
+                Err(Refusal::Denied(invalid(format!("{} '{id}' already exists", E::NOUN))))
+            }
+            (AdminIntent::Update, None) => Err(Refusal::Denied(DomainError::not_found(E::NOUN, id))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Which admin mutation runs: its GraphQL name (idempotency keys are
+/// scoped to it) and what it expects of the entity's existence.
+pub(crate) struct AdminOp<E> {
+    mutation: &'static str,
+    intent: AdminIntent,
+    entity: PhantomData<fn() -> E>,
+}
+
+const fn op<E>(mutation: &'static str, intent: AdminIntent) -> AdminOp<E> {
+    AdminOp { mutation, intent, entity: PhantomData }
+}
+
+pub(crate) const CREATE_DELIVERY_GROUP: AdminOp<DeliveryGroup> = op("createDeliveryGroup", AdminIntent::Create);
+pub(crate) const UPDATE_DELIVERY_GROUP: AdminOp<DeliveryGroup> = op("updateDeliveryGroup", AdminIntent::Update);
+pub(crate) const CREATE_RECIPE: AdminOp<Recipe> = op("createRecipe", AdminIntent::Create);
+/// A new revision when something changed; the engine mapping cannot
+/// change while a delivery group uses the recipe.
+pub(crate) const UPDATE_RECIPE: AdminOp<Recipe> = op("updateRecipe", AdminIntent::Update);
+pub(crate) const DEPRECATE_RECIPE: AdminOp<Recipe> = op("deprecateRecipe", AdminIntent::Update);
+pub(crate) const UPSERT_SERVICE: AdminOp<Service> = op("upsertService", AdminIntent::Upsert);
+pub(crate) const UPSERT_ENVIRONMENT: AdminOp<Environment> = op("upsertEnvironment", AdminIntent::Upsert);
+/// The one mutation the kill switch lets through, when it turns the kill
+/// switch off.
+pub(crate) const UPDATE_SYSTEM_SETTINGS: AdminOp<SystemSettings> = op("updateSystemSettings", AdminIntent::Update);
+
+/// One admin mutation, as the generic flow receives it.
+pub(crate) struct AdminRequest<'a, I> {
+    mutation: &'static str,
+    intent: AdminIntent,
+    input: I,
+    reason: Option<String>,
+    key: &'a str,
+}
+
+/// The idempotency fingerprint of an admin mutation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdminFingerprint<'a, I> {
+    input: &'a I,
+    change_reason: Option<&'a str>,
+}
+
+/// What the admin flow needs to know about one kind of entity.
+pub(crate) trait AdminEntity: Clone + Send + Sync + Sized {
+    /// The mutation's input; its JSON is the idempotency fingerprint.
+    type Input: Serialize + Send + Sync;
+    /// Audit target type.
+    const TARGET_TYPE: &'static str;
+    /// The entity in error messages ("delivery group").
+    const NOUN: &'static str;
+
+    fn target_id(input: &Self::Input) -> String;
+
+    /// The audit subject (scope fields included) of a change to `id`.
+    fn subject(intent: AdminIntent, id: String, current: Option<&Self>) -> AuditSubject {
+        AuditSubject {
+            event_type: intent.event_type(current.is_some()),
+            target_type: Self::TARGET_TYPE,
+            target_id: id,
+            ..AuditSubject::default()
+        }
+    }
+
+    /// The kill switch lets the mutation through.
+    fn kill_switch_exempt(_input: &Self::Input) -> bool {
+        false
+    }
+
+    fn load(services: &Services, id: &str) -> impl Future<Output = Result<Option<Self>, DomainError>> + Send;
+
+    /// Checks existence and validity (a refusal is `Denied`) and builds the
+    /// value to save.
+    fn prepare(
+        services: &Services,
+        caller: &Caller,
+        request: AdminRequest<'_, Self::Input>,
+        current: Option<&Self>,
+    ) -> impl Future<Output = Result<Self, Refusal>> + Send;
+
+    /// The audited field changes; may stamp `next` (a recipe's revision).
+    fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange>;
+
+    fn save(
+        store: &Store,
+        next: &Self,
+        mode: SaveMode,
+        write: &AdminWrite<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What the mutation returns once written: the entity as stored.
+    fn saved(
+        services: &Services,
+        _caller: &Caller,
+        id: &str,
+        _next: Self,
+    ) -> impl Future<Output = Result<Self, DomainError>> + Send {
+        async move { Self::load(services, id).await?.ok_or_else(DomainError::internal) }
+    }
+}
+
 impl Services {
-    /// Steps 1-4 for an admin mutation; a refusal is audited as DENIED.
-    async fn open_admin(
+    /// The one admin flow: open (rate, role, kill switch, key), replay,
+    /// prepare, diff, write with audit and key, re-read. A refusal at any
+    /// step is audited as DENIED by `run_audited`.
+    pub(crate) async fn save_admin<E: AdminEntity>(
+        &self,
+        caller: &Caller,
+        op: AdminOp<E>,
+        input: E::Input,
+        reason: Option<String>,
+        key: &str,
+    ) -> Result<E, DomainError> {
+        let request = AdminRequest { mutation: op.mutation, intent: op.intent, input, reason, key };
+        let id = E::target_id(&request.input);
+        let current = E::load(self, &id).await?;
+        let subject = E::subject(request.intent, id, current.as_ref());
+        self.run_audited(caller, &subject, self.admin_flow(caller, &subject, request, current)).await
+    }
+
+    async fn admin_flow<E: AdminEntity>(
         &self,
         caller: &Caller,
         subject: &AuditSubject,
-        mutation: &'static str,
-        key: &str,
-        fingerprint: serde_json::Value,
-        kill_switch_exempt: bool,
-    ) -> Result<OpenedMutation, DomainError> {
+        request: AdminRequest<'_, E::Input>,
+        current: Option<E>,
+    ) -> Result<E, Refusal> {
         let permitted =
             if caller.principal.is_admin() { Ok(()) } else { Err(forbidden("change the catalogue or settings")) };
-        let request = MutationRequest { mutation, key, fingerprint, permitted, kill_switch_exempt };
-        match self.open_mutation(caller, request).await {
-            Ok(opened) => Ok(opened),
-            Err(err) => Err(self.denied(caller, subject, err).await),
+        let fingerprint =
+            fingerprint(&AdminFingerprint { input: &request.input, change_reason: request.reason.as_deref() });
+        let opened = self
+            .open_mutation(
+                caller,
+                MutationRequest {
+                    mutation: request.mutation,
+                    key: request.key,
+                    fingerprint,
+                    permitted,
+                    kill_switch_exempt: E::kill_switch_exempt(&request.input),
+                },
+            )
+            .await?;
+        let id = subject.target_id.as_str();
+        if opened.replay.is_some() {
+            return Ok(E::load(self, id).await?.ok_or_else(|| DomainError::not_found(E::NOUN, id))?);
         }
-    }
-
-    /// Audits a refusal and hands the error back.
-    pub(crate) async fn denied(&self, caller: &Caller, subject: &AuditSubject, err: DomainError) -> DomainError {
-        if err.code != ErrorCode::Internal {
-            self.audit_denial(caller, subject, &err).await;
+        let reason = request.reason.clone();
+        let mut next = E::prepare(self, caller, request, current.as_ref()).await?;
+        let changes = E::changes(current.as_ref(), &mut next);
+        if let (Some(current), true) = (&current, changes.is_empty()) {
+            return Ok(current.clone());
         }
-        err
+        let mode = if current.is_some() { SaveMode::Update } else { SaveMode::Create };
+        self.write_change(caller, subject, &opened, reason.as_deref(), changes, &next, mode).await?;
+        Ok(E::saved(self, caller, id, next).await?)
     }
 
     /// Writes a change with its audit event and idempotency key.
-    async fn write_change(
+    #[allow(clippy::too_many_arguments)]
+    async fn write_change<E: AdminEntity>(
         &self,
         caller: &Caller,
         subject: &AuditSubject,
         opened: &OpenedMutation,
         reason: Option<&str>,
         changes: Vec<FieldChange>,
-        save: AdminSave<'_>,
-    ) -> Result<(), DomainError> {
+        next: &E,
+        mode: SaveMode,
+    ) -> Result<(), Refusal> {
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         let mut summary =
             format!("{} {} {}: {}", subject.event_type, subject.target_type, subject.target_id, fields.join(", "));
@@ -81,32 +253,13 @@ impl Services {
         }
         let mut audit = self.audit_event(caller, subject, AuditOutcome::Success, summary);
         audit.changes = changes;
-        let write = AdminWrite {
-            audit: &audit,
-            idempotency: &opened.entry,
-            result_id: &subject.target_id,
-            actor: &caller.principal.actor_id,
-            reason,
-            at: audit.timestamp,
-        };
-        let saved = match save {
-            AdminSave::Group(group, is_new) => self.store.save_group(group, is_new, &write).await,
-            AdminSave::Recipe(recipe, is_new) => self.store.save_recipe(recipe, is_new, &write).await,
-            AdminSave::Service(service, is_new) => self.store.save_service(service, is_new, &write).await,
-            AdminSave::Environment(environment, is_new) => {
-                self.store.save_environment(environment, is_new, &write).await
-            }
-            AdminSave::Settings(settings) => self.store.save_settings(settings, &write).await,
-        };
-        match saved {
+        let write = AdminWrite::new(&audit, &opened.entry, reason);
+        match E::save(&self.store, next, mode, &write).await {
             Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => Err(self
-                .denied(
-                    caller,
-                    subject,
-                    invalid(format!("{} '{}' changed concurrently; retry", subject.target_type, subject.target_id)),
-                )
-                .await),
+            Err(StoreError::Conflict(_)) => Err(Refusal::Denied(invalid(format!(
+                "{} '{}' changed concurrently; retry",
+                subject.target_type, subject.target_id
+            )))),
             Err(other) => Err(other.into()),
         }
     }
@@ -118,366 +271,321 @@ impl Services {
             services: self.store.services().await?.into_iter().map(|s| (s.name, s.delivery_group_id)).collect(),
         })
     }
+}
 
-    pub async fn create_delivery_group(
-        &self,
-        caller: &Caller,
-        input: GroupInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<DeliveryGroup, DomainError> {
-        self.save_delivery_group(caller, input, reason, key, true).await
+impl AdminEntity for DeliveryGroup {
+    type Input = GroupInput;
+    const TARGET_TYPE: &'static str = "DELIVERY_GROUP";
+    const NOUN: &'static str = "delivery group";
+
+    fn target_id(input: &GroupInput) -> String {
+        input.id.clone()
     }
 
-    pub async fn update_delivery_group(
-        &self,
-        caller: &Caller,
-        input: GroupInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<DeliveryGroup, DomainError> {
-        self.save_delivery_group(caller, input, reason, key, false).await
-    }
-
-    async fn save_delivery_group(
-        &self,
-        caller: &Caller,
-        input: GroupInput,
-        reason: Option<String>,
-        key: &str,
-        create: bool,
-    ) -> Result<DeliveryGroup, DomainError> {
-        let subject = AuditSubject {
-            event_type: if create { "ADMIN_CREATE" } else { "ADMIN_UPDATE" },
-            target_type: "DELIVERY_GROUP",
-            target_id: input.id.clone(),
-            delivery_group_id: Some(input.id.clone()),
+    fn subject(intent: AdminIntent, id: String, _current: Option<&Self>) -> AuditSubject {
+        AuditSubject {
+            event_type: intent.event_type(false),
+            target_type: Self::TARGET_TYPE,
+            delivery_group_id: Some(id.clone()),
+            target_id: id,
             ..AuditSubject::default()
-        };
-        let mutation = if create { "createDeliveryGroup" } else { "updateDeliveryGroup" };
-        let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
-        let opened = self.open_admin(caller, &subject, mutation, key, fingerprint, false).await?;
-        if opened.replay.is_some() {
-            return self
-                .store
-                .delivery_group(&input.id)
-                .await?
-                .ok_or_else(|| DomainError::not_found("delivery group", &input.id));
         }
-        let existing = self.store.delivery_group(&input.id).await?;
-        match (&existing, create) {
-            (Some(_), true) => {
-                return Err(self
-                    .denied(caller, &subject, invalid(format!("delivery group '{}' already exists", input.id)))
-                    .await)
-            }
-            (None, false) => {
-                return Err(self.denied(caller, &subject, DomainError::not_found("delivery group", &input.id)).await)
-            }
-            _ => {}
-        }
-        let known = self.known_catalog().await?;
-        let spec = match validate_group(&input, existing.as_ref(), &known) {
-            Ok(spec) => spec,
-            Err(err) => return Err(self.denied(caller, &subject, err).await),
-        };
-        let now = self.now();
+    }
+
+    async fn load(services: &Services, id: &str) -> Result<Option<Self>, DomainError> {
+        Ok(services.store.delivery_group(id).await?)
+    }
+
+    async fn prepare(
+        services: &Services,
+        caller: &Caller,
+        request: AdminRequest<'_, GroupInput>,
+        current: Option<&Self>,
+    ) -> Result<Self, Refusal> {
+        let input = request.input;
+        request.intent.check(&input.id, current)?;
+        let known = services.known_catalog().await?;
+        let spec = validate_group(&input, current, &known).map_err(Refusal::Denied)?;
+        let now = services.now();
         let actor = caller.principal.actor_id.clone();
         // The store lists a group's services by name; compare like with like.
-        let mut services = input.services;
-        services.sort();
-        let group = DeliveryGroup {
+        let mut group_services = input.services;
+        group_services.sort();
+        Ok(DeliveryGroup {
             id: input.id,
             name: input.name.trim().to_owned(),
             description: input.description,
             owner: input.owner,
             members: spec.members,
-            services,
+            services: group_services,
             allowed_recipes: input.allowed_recipes,
             allowed_environments: input.allowed_environments,
             default_recipe_id: input.default_recipe_id,
             guardrails: spec.guardrails,
-            created_at: existing.as_ref().map_or(now, |g| g.created_at),
-            created_by: existing.as_ref().map_or_else(|| actor.clone(), |g| g.created_by.clone()),
+            created_at: current.map_or(now, |g| g.created_at),
+            created_by: current.map_or_else(|| actor.clone(), |g| g.created_by.clone()),
             updated_at: now,
             updated_by: actor,
-            last_change_reason: reason.clone(),
-        };
-        let changes = group_changes(existing.as_ref(), &group);
-        if let (Some(current), true) = (&existing, changes.is_empty()) {
-            return Ok(current.clone());
-        }
-        self.write_change(caller, &subject, &opened, reason.as_deref(), changes, AdminSave::Group(&group, create))
-            .await?;
-        self.store.delivery_group(&subject.target_id).await?.ok_or_else(DomainError::internal)
+            last_change_reason: request.reason,
+        })
     }
 
-    pub async fn create_recipe(
-        &self,
-        caller: &Caller,
-        input: RecipeInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Recipe, DomainError> {
-        let subject = recipe_subject("ADMIN_CREATE", &input.id);
-        let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
-        let opened = self.open_admin(caller, &subject, "createRecipe", key, fingerprint, false).await?;
-        if opened.replay.is_some() {
-            return self.recipe_or_not_found(&input.id).await;
-        }
-        if let Err(err) = validate_recipe(&input) {
-            return Err(self.denied(caller, &subject, err).await);
-        }
-        if self.store.recipe(&input.id).await?.is_some() {
-            return Err(self.denied(caller, &subject, invalid(format!("recipe '{}' already exists", input.id))).await);
-        }
-        let now = self.now();
-        let recipe = new_recipe(input, &caller.principal.actor_id, reason.clone(), now);
-        let changes = recipe_changes(None, &recipe);
-        self.write_change(caller, &subject, &opened, reason.as_deref(), changes, AdminSave::Recipe(&recipe, true))
-            .await?;
-        self.recipe_or_not_found(&subject.target_id).await
+    fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
+        group_changes(current, next)
     }
 
-    pub async fn update_recipe(
-        &self,
+    async fn save(store: &Store, next: &Self, mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        store.save_group(next, mode, write).await
+    }
+}
+
+/// The input of the three recipe mutations.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum RecipeChange {
+    /// `createRecipe` / `updateRecipe`.
+    Edit(RecipeInput),
+    /// `deprecateRecipe`.
+    Deprecate { id: String },
+}
+
+impl AdminEntity for Recipe {
+    type Input = RecipeChange;
+    const TARGET_TYPE: &'static str = "RECIPE";
+    const NOUN: &'static str = "recipe";
+
+    fn target_id(input: &RecipeChange) -> String {
+        match input {
+            RecipeChange::Edit(input) => input.id.clone(),
+            RecipeChange::Deprecate { id } => id.clone(),
+        }
+    }
+
+    async fn load(services: &Services, id: &str) -> Result<Option<Self>, DomainError> {
+        Ok(services.store.recipe(id).await?)
+    }
+
+    async fn prepare(
+        services: &Services,
         caller: &Caller,
-        input: RecipeInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Recipe, DomainError> {
-        let subject = recipe_subject("ADMIN_UPDATE", &input.id);
-        let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
-        let opened = self.open_admin(caller, &subject, "updateRecipe", key, fingerprint, false).await?;
-        if opened.replay.is_some() {
-            return self.recipe_or_not_found(&input.id).await;
+        request: AdminRequest<'_, RecipeChange>,
+        current: Option<&Self>,
+    ) -> Result<Self, Refusal> {
+        let actor = &caller.principal.actor_id;
+        let reason = request.reason;
+        if request.intent == AdminIntent::Update {
+            request.intent.check(&Self::target_id(&request.input), current)?;
         }
-        let Some(current) = self.store.recipe(&input.id).await? else {
-            return Err(self.denied(caller, &subject, DomainError::not_found("recipe", &input.id)).await);
-        };
-        if let Err(err) = validate_recipe(&input) {
-            return Err(self.denied(caller, &subject, err).await);
-        }
-        if changes_engine_mapping(&current, &input) {
-            let users = self.store.groups_allowing_recipe(&current.id).await?;
-            if !users.is_empty() {
-                let err = invalid(format!(
-                    "the engine mapping of recipe '{}' cannot change while delivery groups use it ({}); create a new recipe instead",
-                    current.id,
-                    users.join(", ")
-                ));
-                return Err(self.denied(caller, &subject, err).await);
+        let input = match request.input {
+            RecipeChange::Edit(input) if request.intent == AdminIntent::Create => {
+                validate_recipe(&input).map_err(Refusal::Denied)?;
+                request.intent.check(&input.id, current)?;
+                return Ok(new_recipe(input, actor, reason, services.now()));
             }
-        }
-        let updated = Recipe {
-            name: input.name.trim().to_owned(),
-            description: input.description,
-            effective_behavior_summary: input.effective_behavior_summary,
-            spinnaker_application: input.spinnaker_application,
-            deploy_pipeline: input.deploy_pipeline,
-            rollback_pipeline: input.rollback_pipeline,
-            ..current.clone()
+            RecipeChange::Edit(input) => Some(input),
+            RecipeChange::Deprecate { .. } => None,
         };
-        self.write_recipe_revision(caller, &subject, &opened, current, updated, reason).await
-    }
-
-    pub async fn deprecate_recipe(
-        &self,
-        caller: &Caller,
-        id: &str,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Recipe, DomainError> {
-        let subject = recipe_subject("ADMIN_UPDATE", id);
-        let fingerprint = json!({ "id": id, "changeReason": reason });
-        let opened = self.open_admin(caller, &subject, "deprecateRecipe", key, fingerprint, false).await?;
-        if opened.replay.is_some() {
-            return self.recipe_or_not_found(id).await;
-        }
-        let Some(current) = self.store.recipe(id).await? else {
-            return Err(self.denied(caller, &subject, DomainError::not_found("recipe", id)).await);
+        let current = current.ok_or_else(DomainError::internal)?;
+        let updated = match input {
+            Some(input) => {
+                validate_recipe(&input).map_err(Refusal::Denied)?;
+                services.check_engine_mapping(current, &input).await?;
+                Recipe {
+                    name: input.name.trim().to_owned(),
+                    description: input.description,
+                    effective_behavior_summary: input.effective_behavior_summary,
+                    spinnaker_application: input.spinnaker_application,
+                    deploy_pipeline: input.deploy_pipeline,
+                    rollback_pipeline: input.rollback_pipeline,
+                    ..current.clone()
+                }
+            }
+            None => Recipe { status: RecipeStatus::Deprecated, ..current.clone() },
         };
-        let updated = Recipe { status: RecipeStatus::Deprecated, ..current.clone() };
-        self.write_recipe_revision(caller, &subject, &opened, current, updated, reason).await
+        Ok(Recipe { updated_at: services.now(), updated_by: actor.clone(), last_change_reason: reason, ..updated })
     }
 
-    /// Saves a recipe change as a new revision; no change, no revision.
-    async fn write_recipe_revision(
-        &self,
-        caller: &Caller,
-        subject: &AuditSubject,
-        opened: &OpenedMutation,
-        current: Recipe,
-        updated: Recipe,
-        reason: Option<String>,
-    ) -> Result<Recipe, DomainError> {
-        let changes = recipe_changes(Some(&current), &updated);
-        if changes.is_empty() {
-            return Ok(current);
+    /// A change to an existing recipe is a new revision; no change, no revision.
+    fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
+        let mut changes = recipe_changes(current, next);
+        if let (Some(current), false) = (current, changes.is_empty()) {
+            next.revision = current.revision + 1;
+            changes.push(FieldChange {
+                field: "revision".into(),
+                old_value: Some(current.revision.to_string()),
+                new_value: Some(next.revision.to_string()),
+            });
         }
-        let mut changes = changes;
-        changes.push(FieldChange {
-            field: "revision".into(),
-            old_value: Some(current.revision.to_string()),
-            new_value: Some((current.revision + 1).to_string()),
-        });
-        let recipe = Recipe {
-            revision: current.revision + 1,
-            updated_at: self.now(),
-            updated_by: caller.principal.actor_id.clone(),
-            last_change_reason: reason.clone(),
-            ..updated
-        };
-        self.write_change(caller, subject, opened, reason.as_deref(), changes, AdminSave::Recipe(&recipe, false))
-            .await?;
-        self.recipe_or_not_found(&subject.target_id).await
+        changes
     }
 
-    async fn recipe_or_not_found(&self, id: &str) -> Result<Recipe, DomainError> {
-        self.store.recipe(id).await?.ok_or_else(|| DomainError::not_found("recipe", id))
+    async fn save(store: &Store, next: &Self, mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        store.save_recipe(next, mode, write).await
+    }
+}
+
+impl AdminEntity for Service {
+    type Input = ServiceInput;
+    const TARGET_TYPE: &'static str = "SERVICE";
+    const NOUN: &'static str = "service";
+
+    fn target_id(input: &ServiceInput) -> String {
+        input.name.clone()
     }
 
-    pub async fn upsert_service(
-        &self,
-        caller: &Caller,
-        input: ServiceInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Service, DomainError> {
-        let existing = self.store.service(&input.name).await?;
-        let subject = AuditSubject {
-            event_type: if existing.is_some() { "ADMIN_UPDATE" } else { "ADMIN_CREATE" },
-            target_type: "SERVICE",
-            target_id: input.name.clone(),
-            service_name: Some(input.name.clone()),
-            delivery_group_id: existing.as_ref().and_then(|s| s.delivery_group_id.clone()),
+    fn subject(intent: AdminIntent, id: String, current: Option<&Self>) -> AuditSubject {
+        AuditSubject {
+            event_type: intent.event_type(current.is_some()),
+            target_type: Self::TARGET_TYPE,
+            service_name: Some(id.clone()),
+            target_id: id,
+            delivery_group_id: current.and_then(|s| s.delivery_group_id.clone()),
             ..AuditSubject::default()
-        };
-        let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
-        let opened = self.open_admin(caller, &subject, "upsertService", key, fingerprint, false).await?;
-        if opened.replay.is_some() {
-            return self
-                .store
-                .service(&input.name)
-                .await?
-                .ok_or_else(|| DomainError::not_found("service", &input.name));
         }
-        let known = self.known_catalog().await?;
-        if let Err(err) = validate_service(&input, &known) {
-            return Err(self.denied(caller, &subject, err).await);
-        }
-        let service = Service {
+    }
+
+    async fn load(services: &Services, id: &str) -> Result<Option<Self>, DomainError> {
+        Ok(services.store.service(id).await?)
+    }
+
+    async fn prepare(
+        services: &Services,
+        _caller: &Caller,
+        request: AdminRequest<'_, ServiceInput>,
+        current: Option<&Self>,
+    ) -> Result<Self, Refusal> {
+        let input = request.input;
+        let known = services.known_catalog().await?;
+        validate_service(&input, &known).map_err(Refusal::Denied)?;
+        Ok(Service {
             name: input.name,
             description: input.description,
-            delivery_group_id: existing.as_ref().and_then(|s| s.delivery_group_id.clone()),
+            delivery_group_id: current.and_then(|s| s.delivery_group_id.clone()),
             compatible_recipes: input
                 .compatible_recipes
-                .or_else(|| existing.as_ref().map(|s| s.compatible_recipes.clone()))
+                .or_else(|| current.map(|s| s.compatible_recipes.clone()))
                 .unwrap_or_default(),
-        };
-        let changes = service_changes(existing.as_ref(), &service);
-        if let (Some(current), true) = (&existing, changes.is_empty()) {
-            return Ok(current.clone());
-        }
-        let is_new = existing.is_none();
-        self.write_change(caller, &subject, &opened, reason.as_deref(), changes, AdminSave::Service(&service, is_new))
-            .await?;
-        self.store.service(&subject.target_id).await?.ok_or_else(DomainError::internal)
+        })
     }
 
-    pub async fn upsert_environment(
-        &self,
-        caller: &Caller,
-        input: EnvironmentInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<Environment, DomainError> {
-        let existing = self.store.environment(&input.name).await?;
-        let subject = AuditSubject {
-            event_type: if existing.is_some() { "ADMIN_UPDATE" } else { "ADMIN_CREATE" },
-            target_type: "ENVIRONMENT",
-            target_id: input.name.clone(),
-            environment: Some(input.name.clone()),
+    fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
+        service_changes(current, next)
+    }
+
+    async fn save(store: &Store, next: &Self, mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        store.save_service(next, mode, write).await
+    }
+}
+
+impl AdminEntity for Environment {
+    type Input = EnvironmentInput;
+    const TARGET_TYPE: &'static str = "ENVIRONMENT";
+    const NOUN: &'static str = "environment";
+
+    fn target_id(input: &EnvironmentInput) -> String {
+        input.name.clone()
+    }
+
+    fn subject(intent: AdminIntent, id: String, current: Option<&Self>) -> AuditSubject {
+        AuditSubject {
+            event_type: intent.event_type(current.is_some()),
+            target_type: Self::TARGET_TYPE,
+            environment: Some(id.clone()),
+            target_id: id,
             ..AuditSubject::default()
-        };
-        let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
-        let opened = self.open_admin(caller, &subject, "upsertEnvironment", key, fingerprint, false).await?;
-        if opened.replay.is_some() {
-            return self
-                .store
-                .environment(&input.name)
-                .await?
-                .ok_or_else(|| DomainError::not_found("environment", &input.name));
         }
-        let environment = match validate_environment(&input) {
-            Ok(environment) => environment,
-            Err(err) => return Err(self.denied(caller, &subject, err).await),
-        };
-        let changes = environment_changes(existing.as_ref(), &environment);
-        if let (Some(current), true) = (&existing, changes.is_empty()) {
-            return Ok(current.clone());
-        }
-        let is_new = existing.is_none();
-        self.write_change(
-            caller,
-            &subject,
-            &opened,
-            reason.as_deref(),
-            changes,
-            AdminSave::Environment(&environment, is_new),
-        )
-        .await?;
-        self.store.environment(&subject.target_id).await?.ok_or_else(DomainError::internal)
     }
 
-    /// `updateSystemSettings`: the one mutation the kill switch lets through
-    /// when it turns the kill switch off.
-    pub async fn update_system_settings(
-        &self,
-        caller: &Caller,
-        input: SettingsInput,
-        reason: Option<String>,
-        key: &str,
-    ) -> Result<SystemSettings, DomainError> {
-        let subject = AuditSubject {
+    async fn load(services: &Services, id: &str) -> Result<Option<Self>, DomainError> {
+        Ok(services.store.environment(id).await?)
+    }
+
+    async fn prepare(
+        _services: &Services,
+        _caller: &Caller,
+        request: AdminRequest<'_, EnvironmentInput>,
+        _current: Option<&Self>,
+    ) -> Result<Self, Refusal> {
+        validate_environment(&request.input).map_err(Refusal::Denied)
+    }
+
+    fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
+        environment_changes(current, next)
+    }
+
+    async fn save(store: &Store, next: &Self, mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        store.save_environment(next, mode, write).await
+    }
+}
+
+impl AdminEntity for SystemSettings {
+    type Input = SettingsInput;
+    const TARGET_TYPE: &'static str = "SETTINGS";
+    const NOUN: &'static str = "settings";
+
+    fn target_id(_input: &SettingsInput) -> String {
+        SETTINGS_TARGET.to_owned()
+    }
+
+    fn subject(_intent: AdminIntent, id: String, _current: Option<&Self>) -> AuditSubject {
+        AuditSubject {
             event_type: "SETTINGS_UPDATE",
-            target_type: "SETTINGS",
-            target_id: SETTINGS_TARGET.to_owned(),
+            target_type: Self::TARGET_TYPE,
+            target_id: id,
             ..AuditSubject::default()
-        };
-        let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
-        let exempt = input.turns_kill_switch_off();
-        let opened = self.open_admin(caller, &subject, "updateSystemSettings", key, fingerprint, exempt).await?;
-        let current = self.store.settings().await?;
-        if opened.replay.is_some() {
-            return Ok(current);
         }
-        let updated = match apply_settings(&current, &input) {
-            Ok(updated) => updated,
-            Err(err) => return Err(self.denied(caller, &subject, err).await),
-        };
-        let changes = settings_changes(&current, &updated);
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        self.write_change(caller, &subject, &opened, reason.as_deref(), changes, AdminSave::Settings(&updated)).await?;
-        self.remember_settings(&updated);
-        tracing::info!(actor = %caller.principal.actor_id, mutations_disabled = updated.mutations_disabled, "system settings changed");
-        Ok(updated)
+    }
+
+    fn kill_switch_exempt(input: &SettingsInput) -> bool {
+        input.turns_kill_switch_off()
+    }
+
+    async fn load(services: &Services, _id: &str) -> Result<Option<Self>, DomainError> {
+        Ok(Some(services.store.settings().await?))
+    }
+
+    async fn prepare(
+        _services: &Services,
+        _caller: &Caller,
+        request: AdminRequest<'_, SettingsInput>,
+        current: Option<&Self>,
+    ) -> Result<Self, Refusal> {
+        let current = current.ok_or_else(DomainError::internal)?;
+        apply_settings(current, &request.input).map_err(Refusal::Denied)
+    }
+
+    fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
+        current.map(|current| settings_changes(current, next)).unwrap_or_default()
+    }
+
+    async fn save(store: &Store, next: &Self, _mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        store.save_settings(next, write).await
+    }
+
+    /// Settings are not re-read: the written value takes effect here now.
+    async fn saved(services: &Services, caller: &Caller, _id: &str, next: Self) -> Result<Self, DomainError> {
+        services.remember_settings(&next);
+        tracing::info!(actor = %caller.principal.actor_id, mutations_disabled = next.mutations_disabled, "system settings changed");
+        Ok(next)
     }
 }
 
-/// What an admin mutation writes; `bool` is "is new".
-enum AdminSave<'a> {
-    Group(&'a DeliveryGroup, bool),
-    Recipe(&'a Recipe, bool),
-    Service(&'a Service, bool),
-    Environment(&'a Environment, bool),
-    Settings(&'a SystemSettings),
-}
-
-fn recipe_subject(event_type: &'static str, id: &str) -> AuditSubject {
-    AuditSubject { event_type, target_type: "RECIPE", target_id: id.to_owned(), ..AuditSubject::default() }
+impl Services {
+    /// A recipe's engine mapping is frozen while delivery groups use it.
+    async fn check_engine_mapping(&self, current: &Recipe, input: &RecipeInput) -> Result<(), Refusal> {
+        if !changes_engine_mapping(current, input) {
+            return Ok(());
+        }
+        let users = self.store.groups_allowing_recipe(&current.id).await?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        Err(Refusal::Denied(invalid(format!(
+            "the engine mapping of recipe '{}' cannot change while delivery groups use it ({}); create a new recipe instead",
+            current.id,
+            users.join(", ")
+        ))))
+    }
 }
 
 fn new_recipe(input: RecipeInput, actor: &str, reason: Option<String>, now: DateTime<Utc>) -> Recipe {

@@ -2,9 +2,14 @@
 //! allowlist register deployable versions; identical re-registration is a
 //! replay, different content a conflict; a daily quota per publisher.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{audit::AuditSubject, deploy::day_start, mutation::MutationRequest, Caller, Services};
+use super::{
+    audit::AuditSubject,
+    deploy::day_start,
+    mutation::{fingerprint, MutationRequest, Refusal},
+    Caller, Services,
+};
 use crate::{
     domain::{
         build::{validate_artifact, ArtifactFacts},
@@ -15,7 +20,8 @@ use crate::{
 };
 
 /// A build as CI describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildRegistration {
     pub service: String,
     pub version: String,
@@ -52,10 +58,7 @@ impl Services {
             service_name: Some(input.service.clone()),
             ..AuditSubject::default()
         };
-        match self.register_checked(caller, &input, key, &subject).await {
-            Ok(build) => Ok(build),
-            Err(err) => Err(self.denied(caller, &subject, err).await),
-        }
+        self.run_audited(caller, &subject, self.register_checked(caller, &input, key, &subject)).await
     }
 
     async fn register_checked(
@@ -64,7 +67,7 @@ impl Services {
         input: &BuildRegistration,
         key: &str,
         subject: &AuditSubject,
-    ) -> Result<Build, DomainError> {
+    ) -> Result<Build, Refusal> {
         let settings = self.current_settings().await?;
         let is_publisher = caller.principal.role == Role::CiPublisher
             && settings.ci_publishers.iter().any(|p| p == &caller.principal.actor_id);
@@ -73,14 +76,63 @@ impl Services {
         } else {
             Err(DomainError::new(ErrorCode::CiOnly, "only allowlisted CI publishers may register builds"))
         };
-        let fingerprint = json!({ "input": format!("{input:?}") });
+        let fingerprint = fingerprint(input);
         let opened = self
             .open_mutation(
                 caller,
                 MutationRequest { mutation: "registerBuild", key, fingerprint, permitted, kill_switch_exempt: false },
             )
             .await?;
+        self.check_registration(input).await.map_err(Refusal::Denied)?;
+        if let Some(stored) = self.store.build(&input.service, &input.version).await? {
+            return self.replay_or_conflict(stored, input);
+        }
+        let now = self.now();
+        let used = self.store.builds_registered_since(&caller.principal.actor_id, day_start(now)).await?;
+        if used >= u64::try_from(settings.daily_build_register_quota).unwrap_or(0) {
+            return Err(Refusal::Denied(DomainError::new(
+                ErrorCode::QuotaExceeded,
+                format!("daily build registration quota of {} is used up", settings.daily_build_register_quota),
+            )));
+        }
+        let build = Build {
+            service: input.service.clone(),
+            version: input.version.clone(),
+            artifact_ref: input.artifact_ref.clone(),
+            sha256: input.sha256.to_ascii_lowercase(),
+            size_bytes: input.size_bytes,
+            content_type: input.content_type.clone(),
+            git_sha: input.git_sha.clone(),
+            git_branch: input.git_branch.clone(),
+            ci_provider: input.ci_provider.clone(),
+            ci_run_id: input.ci_run_id.clone(),
+            built_at: input.built_at,
+            repo: input.repo.clone(),
+            registered_at: now,
+            registered_by: caller.principal.actor_id.clone(),
+        };
+        let mut audit = self.audit_event(
+            caller,
+            subject,
+            AuditOutcome::Success,
+            format!("BUILD_REGISTER {} (sha256 {})", subject.target_id, build.sha256),
+        );
+        audit.timestamp = now;
+        let write = AdminWrite::new(&audit, &opened.entry, None);
+        match self.store.register_build(&build, &write).await {
+            Ok(()) => Ok(build),
+            // A concurrent registration of the same version won the race.
+            Err(StoreError::Conflict(_)) => match self.store.build(&input.service, &input.version).await? {
+                Some(stored) => self.replay_or_conflict(stored, input),
+                None => Err(DomainError::internal().into()),
+            },
+            Err(other) => Err(other.into()),
+        }
+    }
 
+    /// The registration's own checks: allowlisted service, artifact facts,
+    /// CI fields.
+    async fn check_registration(&self, input: &BuildRegistration) -> Result<(), DomainError> {
         if self.store.service(&input.service).await?.is_none() {
             return Err(DomainError::new(
                 ErrorCode::ServiceNotAllowlisted,
@@ -107,67 +159,17 @@ impl Services {
                 ));
             }
         }
-        if let Some(stored) = self.store.build(&input.service, &input.version).await? {
-            return self.replay_or_conflict(stored, input);
-        }
-        let now = self.now();
-        let used = self.store.builds_registered_since(&caller.principal.actor_id, day_start(now)).await?;
-        if used >= u64::try_from(settings.daily_build_register_quota).unwrap_or(0) {
-            return Err(DomainError::new(
-                ErrorCode::QuotaExceeded,
-                format!("daily build registration quota of {} is used up", settings.daily_build_register_quota),
-            ));
-        }
-        let build = Build {
-            service: input.service.clone(),
-            version: input.version.clone(),
-            artifact_ref: input.artifact_ref.clone(),
-            sha256: input.sha256.to_ascii_lowercase(),
-            size_bytes: input.size_bytes,
-            content_type: input.content_type.clone(),
-            git_sha: input.git_sha.clone(),
-            git_branch: input.git_branch.clone(),
-            ci_provider: input.ci_provider.clone(),
-            ci_run_id: input.ci_run_id.clone(),
-            built_at: input.built_at,
-            repo: input.repo.clone(),
-            registered_at: now,
-            registered_by: caller.principal.actor_id.clone(),
-        };
-        let mut audit = self.audit_event(
-            caller,
-            subject,
-            AuditOutcome::Success,
-            format!("BUILD_REGISTER {} (sha256 {})", subject.target_id, build.sha256),
-        );
-        audit.timestamp = now;
-        let write = AdminWrite {
-            audit: &audit,
-            idempotency: &opened.entry,
-            result_id: &subject.target_id,
-            actor: &caller.principal.actor_id,
-            reason: None,
-            at: now,
-        };
-        match self.store.register_build(&build, &write).await {
-            Ok(()) => Ok(build),
-            // A concurrent registration of the same version won the race.
-            Err(StoreError::Conflict(_)) => match self.store.build(&input.service, &input.version).await? {
-                Some(stored) => self.replay_or_conflict(stored, input),
-                None => Err(DomainError::internal()),
-            },
-            Err(other) => Err(other.into()),
-        }
+        Ok(())
     }
 
-    fn replay_or_conflict(&self, stored: Build, input: &BuildRegistration) -> Result<Build, DomainError> {
+    fn replay_or_conflict(&self, stored: Build, input: &BuildRegistration) -> Result<Build, Refusal> {
         if same_content(&stored, input) {
             Ok(stored)
         } else {
-            Err(DomainError::new(
+            Err(Refusal::Denied(DomainError::new(
                 ErrorCode::BuildRegistrationConflict,
                 format!("{}@{} is already registered with different content", stored.service, stored.version),
-            ))
+            )))
         }
     }
 }

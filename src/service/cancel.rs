@@ -2,15 +2,27 @@
 //! in-flight record; the record becomes CANCELED when the engine confirms
 //! (on a later refresh).
 
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, reads::scope_required, Caller, Services};
+use super::{
+    audit::AuditSubject,
+    forbidden,
+    mutation::{fingerprint, MutationRequest, Refusal},
+    reads::scope_required,
+    Caller, Services,
+};
 use crate::domain::{
     catalog::AuditOutcome,
     deployment::{DeploymentRecord, TimelineEvent},
     DomainError, ErrorCode,
 };
+
+/// What makes two cancel requests the same request.
+#[derive(Serialize)]
+struct CancelFingerprint<'a> {
+    id: &'a str,
+}
 
 impl Services {
     pub async fn cancel_deployment(
@@ -31,17 +43,9 @@ impl Services {
             service_name: record.as_ref().map(|r| r.service.clone()),
             environment: record.as_ref().map(|r| r.environment.clone()),
         };
-        match self.cancel_checked(caller, id, key, record, &subject).await {
-            Ok(record) => Ok(record),
-            Err((err, true)) => {
-                self.audit_denial(caller, &subject, &err).await;
-                Err(err)
-            }
-            Err((err, false)) => Err(err),
-        }
+        self.run_audited(caller, &subject, self.cancel_checked(caller, id, key, record, &subject)).await
     }
 
-    /// Returns the error and whether it is a denial to audit.
     async fn cancel_checked(
         &self,
         caller: &Caller,
@@ -49,15 +53,14 @@ impl Services {
         key: &str,
         record: Option<DeploymentRecord>,
         subject: &AuditSubject,
-    ) -> Result<DeploymentRecord, (DomainError, bool)> {
-        let deny = |err: DomainError| (err, true);
+    ) -> Result<DeploymentRecord, Refusal> {
         let opened = self
             .open_mutation(
                 caller,
                 MutationRequest {
                     mutation: "cancelDeployment",
                     key,
-                    fingerprint: json!({ "id": id }),
+                    fingerprint: fingerprint(&CancelFingerprint { id }),
                     permitted: if caller.principal.can_deploy() {
                         Ok(())
                     } else {
@@ -66,40 +69,35 @@ impl Services {
                     kill_switch_exempt: false,
                 },
             )
-            .await
-            .map_err(deny)?;
+            .await?;
         let entry = opened.entry;
         let Some(record) = record else {
-            return Err(deny(DomainError::not_found("deployment", id)));
+            return Err(Refusal::Denied(DomainError::not_found("deployment", id)));
         };
         // Scope before anything else, a replay included: no refresh and no
         // engine call for a record of another group.
-        if !self.in_group_scope(&caller.principal, &record.delivery_group_id).await.map_err(|e| (e, false))? {
-            return Err(deny(scope_required()));
+        if !self.in_group_scope(&caller.principal, &record.delivery_group_id).await? {
+            return Err(Refusal::Denied(scope_required()));
         }
         if opened.replay.is_some() {
             return Ok(record);
         }
-        let record = self.refresh(record).await.map_err(|e| (e, false))?;
+        let record = self.refresh(record).await?;
         if record.state.is_terminal() {
-            return Err(deny(DomainError::new(
+            return Err(Refusal::Denied(DomainError::new(
                 ErrorCode::DeploymentNotCancelable,
                 format!("deployment {} is {} and can no longer be canceled", record.id, record.state),
             )));
         }
         let Some(execution_id) = record.engine_execution_id.clone() else {
-            return Err(deny(DomainError::new(
+            return Err(Refusal::Denied(DomainError::new(
                 ErrorCode::DeploymentNotCancelable,
                 "the engine has not accepted this deployment yet; retry in a moment",
             )));
         };
         // Claim the key before calling the engine, so two concurrent requests
         // with one key never both ask the engine to cancel.
-        let claimed = self
-            .store
-            .remember_idempotency(&entry, &record.id.to_string(), self.now())
-            .await
-            .map_err(|e| (e.into(), false))?;
+        let claimed = self.store.remember_idempotency(&entry, &record.id.to_string(), self.now()).await?;
         if !claimed {
             return Ok(record);
         }
@@ -109,10 +107,9 @@ impl Services {
             let event =
                 self.audit_event(caller, subject, AuditOutcome::Failed, format!("DEPLOY_CANCEL failed: {code}"));
             self.record_audit(event).await;
-            return Err((
+            return Err(Refusal::Failed(
                 DomainError::new(code, "the engine did not accept the cancel request")
                     .with_operator_hint(err.operator_detail()),
-                false,
             ));
         }
         let now = self.now();
@@ -122,7 +119,7 @@ impl Services {
             occurred_at: now,
             detail: Some(format!("by {}", caller.principal.actor_id)),
         };
-        self.store.append_timeline(record.id, &event).await.map_err(|e| (e.into(), false))?;
+        self.store.append_timeline(record.id, &event).await?;
         let audit = self.audit_event(
             caller,
             subject,

@@ -5,13 +5,14 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     audit::AuditSubject,
     forbidden,
-    mutation::MutationRequest,
+    mutation::{fingerprint, MutationRequest, Refusal},
     reads::{refused_read, scope_required},
     Caller, Services,
 };
@@ -70,32 +71,31 @@ struct RollbackPlan {
     restore: Result<String, Violation>,
 }
 
-/// Why a submit did not produce a record.
-enum Refusal {
-    /// Refused before anything was written: audit as DENIED.
-    Denied(DomainError),
-    /// Already audited (engine refusal) or not a refusal (storage failure).
-    Failed(DomainError),
-}
-
-impl From<DomainError> for Refusal {
-    fn from(err: DomainError) -> Self {
-        Refusal::Failed(err)
-    }
-}
-
-impl From<crate::store::StoreError> for Refusal {
-    fn from(err: crate::store::StoreError) -> Self {
-        Refusal::Failed(err.into())
-    }
-}
-
 fn denied(code: ErrorCode, message: impl Into<String>) -> Refusal {
     Refusal::Denied(DomainError::new(code, message))
 }
 
 fn violation_error(v: &Violation) -> DomainError {
     DomainError::new(v.code, v.message.clone())
+}
+
+/// What makes two deploy requests the same request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeployFingerprint<'a> {
+    service: &'a str,
+    version: &'a str,
+    environment: &'a str,
+    change_summary: &'a str,
+    recipe_id: Option<&'a str>,
+}
+
+/// What makes two rollback requests the same request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RollbackFingerprint<'a> {
+    deployment_id: &'a str,
+    change_summary: Option<&'a str>,
 }
 
 /// Start of the UTC day containing `now`: daily quotas count from here.
@@ -114,13 +114,15 @@ impl Services {
             environment: Some(intent.environment.clone()),
             ..AuditSubject::default()
         };
-        let fingerprint = json!({
-            "service": intent.service, "version": intent.version, "environment": intent.environment,
-            "changeSummary": intent.change_summary.trim(), "recipeId": intent.recipe_id,
+        let fingerprint = fingerprint(&DeployFingerprint {
+            service: &intent.service,
+            version: &intent.version,
+            environment: &intent.environment,
+            change_summary: intent.change_summary.trim(),
+            recipe_id: intent.recipe_id.as_deref(),
         });
-        let result =
-            self.submit(caller, "deploy", key, fingerprint, &subject, || self.deploy_plan(caller, &intent)).await;
-        self.settle(caller, &subject, result).await
+        let work = self.submit(caller, "deploy", key, fingerprint, &subject, || self.deploy_plan(caller, &intent));
+        self.run_audited(caller, &subject, work).await
     }
 
     /// `rollback(deploymentId, changeSummary, idempotencyKey)`.
@@ -142,14 +144,14 @@ impl Services {
             subject.environment = Some(target.environment.clone());
             subject.delivery_group_id = Some(target.delivery_group_id.clone());
         }
-        let fingerprint =
-            json!({ "deploymentId": target_id, "changeSummary": change_summary.as_deref().map(str::trim) });
-        let result = self
-            .submit(caller, "rollback", key, fingerprint, &subject, || {
-                self.rollback_plan(caller, target_id, change_summary.clone())
-            })
-            .await;
-        self.settle(caller, &subject, result).await
+        let fingerprint = fingerprint(&RollbackFingerprint {
+            deployment_id: target_id,
+            change_summary: change_summary.as_deref().map(str::trim),
+        });
+        let work = self.submit(caller, "rollback", key, fingerprint, &subject, || {
+            self.rollback_plan(caller, target_id, change_summary.clone())
+        });
+        self.run_audited(caller, &subject, work).await
     }
 
     /// `validateDeployment(intent)`: steps 1 and 5-11, no side effects.
@@ -239,8 +241,7 @@ impl Services {
                     kill_switch_exempt: false,
                 },
             )
-            .await
-            .map_err(Refusal::Denied)?;
+            .await?;
         let entry = opened.entry;
         if let Some(stored) = opened.replay {
             return self.replay(caller, &entry, stored).await;
@@ -397,23 +398,6 @@ impl Services {
                 ));
             }
             tokio::time::sleep(REPLAY_POLL).await;
-        }
-    }
-
-    /// Audits a denial and turns the refusal into the client's error.
-    async fn settle(
-        &self,
-        caller: &Caller,
-        subject: &AuditSubject,
-        result: Result<DeploymentRecord, Refusal>,
-    ) -> Result<DeploymentRecord, DomainError> {
-        match result {
-            Ok(record) => Ok(record),
-            Err(Refusal::Denied(err)) => {
-                self.audit_denial(caller, subject, &err).await;
-                Err(err)
-            }
-            Err(Refusal::Failed(err)) => Err(err),
         }
     }
 

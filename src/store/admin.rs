@@ -3,10 +3,12 @@
 //! request never applies twice.
 
 use chrono::{DateTime, Utc};
-use entity::{build, delivery_group, environment, recipe, service, system_setting};
+use entity::{build, delivery_group, environment, service, system_setting};
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    sea_query::Expr,
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
 use super::{
@@ -29,6 +31,25 @@ pub struct AdminWrite<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl<'a> AdminWrite<'a> {
+    /// The write `audit` records: its actor, its time, and its target as
+    /// the id the idempotency key resolves to.
+    pub fn new(audit: &'a AuditEvent, idempotency: &'a IdempotencyEntry, reason: Option<&'a str>) -> Self {
+        AdminWrite {
+            audit,
+            idempotency,
+            result_id: &audit.target_id,
+            actor: &audit.actor_id,
+            reason,
+            at: audit.timestamp,
+        }
+    }
+}
+
+/// This process's SQLite write turn (`Store::write_turn`).
+type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+/// Records the audit event and idempotency key, then commits.
 async fn finish(tx: DatabaseTransaction, write: &AdminWrite<'_>) -> Result<(), StoreError> {
     insert_audit(&tx, write.audit).await?;
     idempotency::purge_expired(&tx, write.idempotency, write.at).await?;
@@ -37,23 +58,77 @@ async fn finish(tx: DatabaseTransaction, write: &AdminWrite<'_>) -> Result<(), S
     Ok(())
 }
 
+/// Whether an administrative write creates its row or updates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    Create,
+    Update,
+}
+
+/// Inserts a row (`Create`) or updates the set columns of an existing one
+/// (`Update`); columns left `NotSet` keep their stored value.
+async fn insert_or_update<A>(tx: &DatabaseTransaction, mode: SaveMode, row: A) -> Result<(), StoreError>
+where
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    match mode {
+        SaveMode::Create => {
+            A::Entity::insert(row).exec(tx).await?;
+        }
+        SaveMode::Update => {
+            A::Entity::update(row).exec(tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `Set` on create, `NotSet` on update: creation facts never change.
+fn on_create<V: Into<sea_orm::Value>>(mode: SaveMode, value: V) -> ActiveValue<V> {
+    match mode {
+        SaveMode::Create => Set(value),
+        SaveMode::Update => NotSet,
+    }
+}
+
+/// Sets who changed a row, when and why: `columns` are the row's
+/// `updated_at`, `updated_by` and `last_change_reason`.
+fn stamp<A: ActiveModelTrait>(row: &mut A, write: &AdminWrite<'_>, columns: [<A::Entity as EntityTrait>::Column; 3]) {
+    let [at, by, reason] = columns;
+    row.set(at, truncate_to_micros(write.at).into());
+    row.set(by, write.actor.to_owned().into());
+    row.set(reason, write.reason.map(str::to_owned).into());
+}
+
 impl Store {
+    /// Opens an administrative write: the write turn, then a transaction;
+    /// hold both until [`finish`] commits.
+    async fn begin_admin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
+        let turn = self.write_turn().await;
+        Ok((turn, self.conn().begin().await?))
+    }
+
+    /// Creates or updates one row, with the write's audit event and key.
+    async fn save_row<A>(&self, mode: SaveMode, row: A, write: &AdminWrite<'_>) -> Result<(), StoreError>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let (_turn, tx) = self.begin_admin().await?;
+        insert_or_update(&tx, mode, row).await?;
+        finish(tx, write).await
+    }
+
     /// Creates or replaces a delivery group and moves services in and out of it.
     pub async fn save_group(
         &self,
         group: &DeliveryGroup,
-        is_new: bool,
+        mode: SaveMode,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
-        let row = group_row(group);
-        if is_new {
-            delivery_group::Entity::insert(row).exec(&tx).await?;
-        } else {
-            delivery_group::Entity::update(row).exec(&tx).await?;
-        }
         let at = truncate_to_micros(write.at);
+        let (_turn, tx) = self.begin_admin().await?;
+        insert_or_update(&tx, mode, group_row(group)).await?;
         // Services that left the group belong to none until an admin places them.
         service::Entity::update_many()
             .col_expr(service::Column::DeliveryGroupId, Expr::value(Option::<String>::None))
@@ -71,15 +146,8 @@ impl Store {
         finish(tx, write).await
     }
 
-    pub async fn save_recipe(&self, recipe: &Recipe, is_new: bool, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
-        if is_new {
-            recipe::Entity::insert(recipe_row(recipe)).exec(&tx).await?;
-        } else {
-            recipe::Entity::update(recipe_row(recipe)).exec(&tx).await?;
-        }
-        finish(tx, write).await
+    pub async fn save_recipe(&self, recipe: &Recipe, mode: SaveMode, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+        self.save_row(mode, recipe_row(recipe), write).await
     }
 
     /// Creates or updates a service; its delivery group is left as it is
@@ -87,89 +155,53 @@ impl Store {
     pub async fn save_service(
         &self,
         service: &Service,
-        is_new: bool,
+        mode: SaveMode,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
-        let at = truncate_to_micros(write.at);
-        if is_new {
-            service::Entity::insert(service::ActiveModel {
-                name: Set(service.name.clone()),
-                description: Set(service.description.clone()),
-                delivery_group_id: Set(None),
-                compatible_recipes: Set(to_json_list(&service.compatible_recipes)),
-                created_at: Set(at),
-                updated_at: Set(at),
-                updated_by: Set(write.actor.to_owned()),
-                last_change_reason: Set(write.reason.map(str::to_owned)),
-            })
-            .exec(&tx)
-            .await?;
-        } else {
-            service::Entity::update_many()
-                .col_expr(service::Column::Description, Expr::value(service.description.clone()))
-                .col_expr(service::Column::CompatibleRecipes, Expr::value(to_json_list(&service.compatible_recipes)))
-                .col_expr(service::Column::UpdatedAt, Expr::value(at))
-                .col_expr(service::Column::UpdatedBy, Expr::value(write.actor.to_owned()))
-                .col_expr(service::Column::LastChangeReason, Expr::value(write.reason.map(str::to_owned)))
-                .filter(service::Column::Name.eq(&service.name))
-                .exec(&tx)
-                .await?;
-        }
-        finish(tx, write).await
+        use service::Column::{LastChangeReason, UpdatedAt, UpdatedBy};
+        let mut row = service::ActiveModel {
+            name: Set(service.name.clone()),
+            description: Set(service.description.clone()),
+            delivery_group_id: on_create(mode, None),
+            compatible_recipes: Set(to_json_list(&service.compatible_recipes)),
+            created_at: on_create(mode, truncate_to_micros(write.at)),
+            ..Default::default()
+        };
+        stamp(&mut row, write, [UpdatedAt, UpdatedBy, LastChangeReason]);
+        self.save_row(mode, row, write).await
     }
 
     pub async fn save_environment(
         &self,
         env: &Environment,
-        is_new: bool,
+        mode: SaveMode,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
-        let at = truncate_to_micros(write.at);
-        if is_new {
-            environment::Entity::insert(environment::ActiveModel {
-                name: Set(env.name.clone()),
-                display_name: Set(env.display_name.clone()),
-                env_type: Set(env.env_type.as_str().to_owned()),
-                promotion_order: Set(env.promotion_order),
-                enabled: Set(env.enabled),
-                created_at: Set(at),
-                created_by: Set(write.actor.to_owned()),
-                updated_at: Set(at),
-                updated_by: Set(write.actor.to_owned()),
-                last_change_reason: Set(write.reason.map(str::to_owned)),
-            })
-            .exec(&tx)
-            .await?;
-        } else {
-            environment::Entity::update_many()
-                .col_expr(environment::Column::DisplayName, Expr::value(env.display_name.clone()))
-                .col_expr(environment::Column::EnvType, Expr::value(env.env_type.as_str()))
-                .col_expr(environment::Column::PromotionOrder, Expr::value(env.promotion_order))
-                .col_expr(environment::Column::Enabled, Expr::value(env.enabled))
-                .col_expr(environment::Column::UpdatedAt, Expr::value(at))
-                .col_expr(environment::Column::UpdatedBy, Expr::value(write.actor.to_owned()))
-                .col_expr(environment::Column::LastChangeReason, Expr::value(write.reason.map(str::to_owned)))
-                .filter(environment::Column::Name.eq(&env.name))
-                .exec(&tx)
-                .await?;
-        }
-        finish(tx, write).await
+        use environment::Column::{LastChangeReason, UpdatedAt, UpdatedBy};
+        let mut row = environment::ActiveModel {
+            name: Set(env.name.clone()),
+            display_name: Set(env.display_name.clone()),
+            env_type: Set(env.env_type.as_str().to_owned()),
+            promotion_order: Set(env.promotion_order),
+            enabled: Set(env.enabled),
+            created_at: on_create(mode, truncate_to_micros(write.at)),
+            created_by: on_create(mode, write.actor.to_owned()),
+            ..Default::default()
+        };
+        stamp(&mut row, write, [UpdatedAt, UpdatedBy, LastChangeReason]);
+        self.save_row(mode, row, write).await
     }
 
     pub async fn save_settings(&self, settings: &SystemSettings, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let at = truncate_to_micros(write.at);
+        let (_turn, tx) = self.begin_admin().await?;
         system_setting::Entity::update_many()
             .col_expr(system_setting::Column::MutationsDisabled, Expr::value(settings.mutations_disabled))
             .col_expr(system_setting::Column::ReadRpm, Expr::value(settings.read_rpm))
             .col_expr(system_setting::Column::MutateRpm, Expr::value(settings.mutate_rpm))
             .col_expr(system_setting::Column::DailyBuildRegisterQuota, Expr::value(settings.daily_build_register_quota))
             .col_expr(system_setting::Column::CiPublishers, Expr::value(to_json_list(&settings.ci_publishers)))
-            .col_expr(system_setting::Column::UpdatedAt, Expr::value(truncate_to_micros(write.at)))
+            .col_expr(system_setting::Column::UpdatedAt, Expr::value(at))
             .col_expr(system_setting::Column::UpdatedBy, Expr::value(write.actor.to_owned()))
             .col_expr(system_setting::Column::LastChangeReason, Expr::value(write.reason.map(str::to_owned)))
             .exec(&tx)
@@ -180,8 +212,7 @@ impl Store {
     /// Registers a build with its audit event; a concurrent registration of
     /// the same (service, version) surfaces as `StoreError::Conflict`.
     pub async fn register_build(&self, build: &Build, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let (_turn, tx) = self.begin_admin().await?;
         insert_build(&tx, build).await?;
         finish(tx, write).await
     }

@@ -1,11 +1,14 @@
 use async_graphql::{Context, Object, ID};
 
-use crate::graphql::{
-    context::ContextExt,
-    inputs::catalog::{
-        BuildInput, DeliveryGroupInput, EnvironmentInput, RecipeInput, ServiceInput, SystemSettingsInput,
+use crate::{
+    graphql::{
+        context::ContextExt,
+        inputs::catalog::{
+            BuildInput, DeliveryGroupInput, EnvironmentInput, RecipeInput, ServiceInput, SystemSettingsInput,
+        },
+        types::catalog::{Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings},
     },
-    types::catalog::{Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings},
+    service::admin::{self, AdminEntity, AdminOp, RecipeChange},
 };
 
 #[derive(Default)]
@@ -32,9 +35,7 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<DeliveryGroup> {
-        let group =
-            ctx.services()?.create_delivery_group(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?;
-        Ok(group.into())
+        save(ctx, admin::CREATE_DELIVERY_GROUP, input.into(), change_reason, &idempotency_key).await.map(Into::into)
     }
 
     async fn update_delivery_group(
@@ -44,9 +45,7 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<DeliveryGroup> {
-        let group =
-            ctx.services()?.update_delivery_group(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?;
-        Ok(group.into())
+        save(ctx, admin::UPDATE_DELIVERY_GROUP, input.into(), change_reason, &idempotency_key).await.map(Into::into)
     }
 
     async fn create_recipe(
@@ -56,7 +55,9 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Recipe> {
-        Ok(Recipe(ctx.services()?.create_recipe(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?))
+        save(ctx, admin::CREATE_RECIPE, RecipeChange::Edit(input.into()), change_reason, &idempotency_key)
+            .await
+            .map(Recipe)
     }
 
     /// A new revision when something changed; the engine mapping cannot
@@ -68,7 +69,9 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Recipe> {
-        Ok(Recipe(ctx.services()?.update_recipe(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?))
+        save(ctx, admin::UPDATE_RECIPE, RecipeChange::Edit(input.into()), change_reason, &idempotency_key)
+            .await
+            .map(Recipe)
     }
 
     async fn deprecate_recipe(
@@ -78,7 +81,15 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Recipe> {
-        Ok(Recipe(ctx.services()?.deprecate_recipe(ctx.caller()?, &id, change_reason, &idempotency_key).await?))
+        save(
+            ctx,
+            admin::DEPRECATE_RECIPE,
+            RecipeChange::Deprecate { id: id.to_string() },
+            change_reason,
+            &idempotency_key,
+        )
+        .await
+        .map(Recipe)
     }
 
     async fn upsert_service(
@@ -88,7 +99,7 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Service> {
-        Ok(ctx.services()?.upsert_service(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?.into())
+        save(ctx, admin::UPSERT_SERVICE, input.into(), change_reason, &idempotency_key).await.map(Into::into)
     }
 
     async fn upsert_environment(
@@ -98,11 +109,7 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Environment> {
-        Ok(ctx
-            .services()?
-            .upsert_environment(ctx.caller()?, input.into(), change_reason, &idempotency_key)
-            .await?
-            .into())
+        save(ctx, admin::UPSERT_ENVIRONMENT, input.into(), change_reason, &idempotency_key).await.map(Into::into)
     }
 
     /// Kill switch, rate limits, build quota and CI publishers. Allowed while
@@ -114,10 +121,17 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<SystemSettings> {
-        let settings = ctx
-            .services()?
-            .update_system_settings(ctx.caller()?, input.into(), change_reason, &idempotency_key)
-            .await?;
-        Ok(settings.into())
+        save(ctx, admin::UPDATE_SYSTEM_SETTINGS, input.into(), change_reason, &idempotency_key).await.map(Into::into)
     }
+}
+
+/// Runs one admin mutation (`service::admin`) for a resolver.
+async fn save<E: AdminEntity>(
+    ctx: &Context<'_>,
+    op: AdminOp<E>,
+    input: E::Input,
+    change_reason: Option<String>,
+    idempotency_key: &str,
+) -> async_graphql::Result<E> {
+    Ok(ctx.services()?.save_admin(ctx.caller()?, op, input, change_reason, idempotency_key).await?)
 }
