@@ -4,17 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::{build, delivery_group, environment, recipe, service, system_setting};
-use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::{
     audit::insert_audit,
     catalog::{group_row, insert_build, recipe_row},
     convert::{json_list, to_json_list, truncate_to_micros},
     idempotency::{self, IdempotencyEntry},
-    Store, StoreError,
+    Store, StoreError, WriteTx,
 };
 use crate::domain::catalog::{AuditEvent, Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings};
 
@@ -29,7 +26,7 @@ pub struct AdminWrite<'a> {
     pub at: DateTime<Utc>,
 }
 
-async fn finish(tx: DatabaseTransaction, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+async fn finish(tx: WriteTx, write: &AdminWrite<'_>) -> Result<(), StoreError> {
     insert_audit(&tx, write.audit).await?;
     idempotency::purge_expired(&tx, write.idempotency, write.at).await?;
     idempotency::insert(&tx, write.idempotency, write.result_id, write.at).await?;
@@ -45,8 +42,7 @@ impl Store {
         is_new: bool,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         let row = group_row(group);
         if is_new {
             delivery_group::Entity::insert(row).exec(&tx).await?;
@@ -72,8 +68,7 @@ impl Store {
     }
 
     pub async fn save_recipe(&self, recipe: &Recipe, is_new: bool, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         if is_new {
             recipe::Entity::insert(recipe_row(recipe)).exec(&tx).await?;
         } else {
@@ -90,8 +85,7 @@ impl Store {
         is_new: bool,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         let at = truncate_to_micros(write.at);
         if is_new {
             service::Entity::insert(service::ActiveModel {
@@ -126,8 +120,7 @@ impl Store {
         is_new: bool,
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         let at = truncate_to_micros(write.at);
         if is_new {
             environment::Entity::insert(environment::ActiveModel {
@@ -161,8 +154,7 @@ impl Store {
     }
 
     pub async fn save_settings(&self, settings: &SystemSettings, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         system_setting::Entity::update_many()
             .col_expr(system_setting::Column::MutationsDisabled, Expr::value(settings.mutations_disabled))
             .col_expr(system_setting::Column::ReadRpm, Expr::value(settings.read_rpm))
@@ -180,8 +172,7 @@ impl Store {
     /// Registers a build with its audit event; a concurrent registration of
     /// the same (service, version) surfaces as `StoreError::Conflict`.
     pub async fn register_build(&self, build: &Build, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         insert_build(&tx, build).await?;
         finish(tx, write).await
     }

@@ -29,6 +29,7 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
+pub(crate) use write::WriteTx;
 
 /// SQLite pool size: readers run side by side (one thread each), and
 /// there is a single writer anyway.

@@ -38,12 +38,6 @@ async fn take_turn(gate: Option<&WriteGate>) -> Option<OwnedMutexGuard<()>> {
 }
 
 impl Store {
-    /// The bare turn, for the sites in `admin.rs` not yet converted to
-    /// [`Store::begin_write`]; goes away with them.
-    pub(crate) async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
-        take_turn(self.write_gate.as_ref()).await
-    }
-
     /// Takes the write turn and begins a transaction under it; the turn is
     /// held until the transaction is committed, rolled back or dropped.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
