@@ -8,7 +8,7 @@ use sea_orm::{
     sea_query::Expr,
     ActiveModelBehavior, ActiveModelTrait, ActiveValue,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
 };
 
 use super::{
@@ -16,7 +16,7 @@ use super::{
     catalog::{group_row, insert_build, recipe_row},
     convert::{json_list, to_json_list, truncate_to_micros},
     idempotency::{self, IdempotencyEntry},
-    Store, StoreError,
+    Store, StoreError, WriteTx,
 };
 use crate::domain::catalog::{AuditEvent, Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings};
 
@@ -46,11 +46,8 @@ impl<'a> AdminWrite<'a> {
     }
 }
 
-/// This process's SQLite write turn (`Store::write_turn`).
-type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
-
 /// Records the audit event and idempotency key, then commits.
-async fn finish(tx: DatabaseTransaction, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+async fn finish(tx: WriteTx, write: &AdminWrite<'_>) -> Result<(), StoreError> {
     insert_audit(&tx, write.audit).await?;
     idempotency::purge_expired(&tx, write.idempotency, write.at).await?;
     idempotency::insert(&tx, write.idempotency, write.result_id, write.at).await?;
@@ -67,7 +64,7 @@ pub enum SaveMode {
 
 /// Inserts a row (`Create`) or updates the set columns of an existing one
 /// (`Update`); columns left `NotSet` keep their stored value.
-async fn insert_or_update<A>(tx: &DatabaseTransaction, mode: SaveMode, row: A) -> Result<(), StoreError>
+async fn insert_or_update<A>(tx: &WriteTx, mode: SaveMode, row: A) -> Result<(), StoreError>
 where
     A: ActiveModelTrait + ActiveModelBehavior + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
@@ -101,20 +98,13 @@ fn stamp<A: ActiveModelTrait>(row: &mut A, write: &AdminWrite<'_>, columns: [<A:
 }
 
 impl Store {
-    /// Opens an administrative write: the write turn, then a transaction;
-    /// hold both until [`finish`] commits.
-    async fn begin_admin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
-        let turn = self.write_turn().await;
-        Ok((turn, self.conn().begin().await?))
-    }
-
     /// Creates or updates one row, with the write's audit event and key.
     async fn save_row<A>(&self, mode: SaveMode, row: A, write: &AdminWrite<'_>) -> Result<(), StoreError>
     where
         A: ActiveModelTrait + ActiveModelBehavior + Send,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
-        let (_turn, tx) = self.begin_admin().await?;
+        let tx = self.begin_write().await?;
         insert_or_update(&tx, mode, row).await?;
         finish(tx, write).await
     }
@@ -127,7 +117,7 @@ impl Store {
         write: &AdminWrite<'_>,
     ) -> Result<(), StoreError> {
         let at = truncate_to_micros(write.at);
-        let (_turn, tx) = self.begin_admin().await?;
+        let tx = self.begin_write().await?;
         insert_or_update(&tx, mode, group_row(group)).await?;
         // Services that left the group belong to none until an admin places them.
         service::Entity::update_many()
@@ -194,7 +184,7 @@ impl Store {
 
     pub async fn save_settings(&self, settings: &SystemSettings, write: &AdminWrite<'_>) -> Result<(), StoreError> {
         let at = truncate_to_micros(write.at);
-        let (_turn, tx) = self.begin_admin().await?;
+        let tx = self.begin_write().await?;
         system_setting::Entity::update_many()
             .col_expr(system_setting::Column::MutationsDisabled, Expr::value(settings.mutations_disabled))
             .col_expr(system_setting::Column::ReadRpm, Expr::value(settings.read_rpm))
@@ -212,7 +202,7 @@ impl Store {
     /// Registers a build with its audit event; a concurrent registration of
     /// the same (service, version) surfaces as `StoreError::Conflict`.
     pub async fn register_build(&self, build: &Build, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let (_turn, tx) = self.begin_admin().await?;
+        let tx = self.begin_write().await?;
         insert_build(&tx, build).await?;
         finish(tx, write).await
     }

@@ -11,9 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{admission_lock, deployment};
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{
@@ -57,8 +55,7 @@ impl Store {
     ) -> Result<AdmissionOutcome, StoreError> {
         let record = &request.bundle.record;
         let now = record.created_at;
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         lock_group_environment(&tx, &record.delivery_group_id, &record.environment, now).await?;
 
         let expired_key = match idempotency::lookup(&tx, &request.idempotency, now).await? {

@@ -15,8 +15,7 @@ use crate::domain::{
 
 impl Store {
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        insert_audit(self.conn(), event).await
+        insert_audit(&self.writer().await, event).await
     }
 
     pub async fn audit_page(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, StoreError> {
@@ -109,9 +108,7 @@ fn audit_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError>
 impl Store {
     /// Multi-row audit inserts in one transaction (history import and seeding).
     pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        use sea_orm::TransactionTrait;
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         for chunk in events.chunks(500) {
             let mut rows = Vec::with_capacity(chunk.len());
             for event in chunk {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{build, delivery_group, environment, recipe, service};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef,
 };
 
 use super::{
@@ -38,8 +38,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let now = truncate_to_micros(now);
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         for env in &catalog.environments {
             environment::Entity::insert(environment::ActiveModel {
                 name: Set(env.name.clone()),

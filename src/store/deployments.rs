@@ -356,9 +356,7 @@ impl Store {
     /// (history import, seeding and tests). Live deployments go through the
     /// admission transaction instead.
     pub async fn insert_history(&self, bundles: &[RecordBundle]) -> Result<(), StoreError> {
-        use sea_orm::TransactionTrait;
-        let _turn = self.write_turn().await;
-        let tx = self.conn().begin().await?;
+        let tx = self.begin_write().await?;
         insert_bundles(&tx, bundles).await?;
         tx.commit().await?;
         Ok(())

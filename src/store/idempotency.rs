@@ -45,9 +45,9 @@ impl Store {
         result_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let _turn = self.write_turn().await;
-        purge_expired(self.conn(), entry, now).await?;
-        match insert(self.conn(), entry, result_id, now).await {
+        let writer = self.writer().await;
+        purge_expired(&writer, entry, now).await?;
+        match insert(&writer, entry, result_id, now).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(other) => Err(other),

@@ -6,9 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{audit_event, deployment, deployment_failure, timeline_event};
-use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{
@@ -52,7 +50,7 @@ impl Store {
         transition: &Transition,
         audit: Option<&AuditCorrection>,
     ) -> Result<bool, StoreError> {
-        let _turn = self.write_turn().await;
+        let writer = self.writer().await;
         // States only move forward: a record that has left `from` never
         // returns to it. When a concurrent refresh applied this change
         // first, there is nothing to do and no transaction to open (under
@@ -60,7 +58,7 @@ impl Store {
         if !self.is_in_state(transition.id, transition.from).await? {
             return Ok(false);
         }
-        let tx = self.conn().begin().await?;
+        let tx = writer.begin().await?;
         let at = truncate_to_micros(transition.at);
         let mut update = deployment::Entity::update_many()
             .col_expr(deployment::Column::State, Expr::value(transition.to.as_str()))
@@ -119,18 +117,16 @@ impl Store {
     /// Records a usable engine answer that changed nothing else; throttled
     /// by the caller so polling does not write on every read.
     pub async fn touch_engine_contact(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
         deployment::Entity::update_many()
             .col_expr(deployment::Column::LastEngineContactAt, Expr::value(truncate_to_micros(at)))
             .filter(deployment::Column::Id.eq(id.to_string()))
-            .exec(self.conn())
+            .exec(&self.writer().await)
             .await?;
         Ok(())
     }
 
     pub async fn append_timeline(&self, id: Uuid, event: &TimelineEvent) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        timeline_event::Entity::insert(timeline_row(id, event)).exec(self.conn()).await?;
+        timeline_event::Entity::insert(timeline_row(id, event)).exec(&self.writer().await).await?;
         Ok(())
     }
 

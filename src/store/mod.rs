@@ -12,6 +12,7 @@ pub mod error;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod settings;
+mod write;
 
 use std::{
     sync::{
@@ -28,6 +29,7 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
+pub(crate) use write::WriteTx;
 
 /// SQLite pool size: readers run side by side (one thread each), and
 /// there is a single writer anyway.
@@ -42,7 +44,8 @@ fn postgres_max_connections() -> u32 {
     u32::try_from(cores.saturating_mul(4)).unwrap_or(u32::MAX).clamp(8, 20)
 }
 
-/// How long a SQLite writer waits for the write lock before failing.
+/// How long a SQLite writer waits for the write lock before failing (only
+/// another process's writer can hold it: this one's take turns).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A pooled connection idle for this long is pinged before it is handed
 /// out (a server restart or a proxy may have dropped it); a busy one is
@@ -54,14 +57,15 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 pub struct Store {
     db: DatabaseConnection,
     statements: Arc<AtomicU64>,
-    /// SQLite only: whose turn it is to write, in this process.
-    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite only: whose turn it is to write, in this process (the only
+    /// way to write is through it: [`Store::begin_write`], [`Store::writer`]).
+    write_gate: Option<write::WriteGate>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://...` or `postgres://...`). For SQLite the
-    /// file and its folder are created, WAL is on and writers wait for the
-    /// lock instead of failing.
+    /// file and its folder are created and WAL is on; this process's writers
+    /// take turns (`write.rs`), another process's wait up to the busy timeout.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if let Some(path) = sqlite_file_path(url) {
             if let Some(parent) = std::path::Path::new(&path).parent() {
@@ -94,22 +98,8 @@ impl Store {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        let write_gate = is_sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let write_gate = is_sqlite.then(write::WriteGate::new);
         Ok(Self { db, statements, write_gate })
-    }
-
-    /// On SQLite, this process's turn to write; hold it across a write
-    /// transaction (or a lone write statement). Writers of one process
-    /// queue here, in order, instead of in SQLite's busy handler, which
-    /// sleeps 1, 2, 5 ... 100 ms between attempts and leaves the lock idle
-    /// while writers sleep (deploys under load waited hundreds of ms).
-    /// Other processes on the same file still meet the busy timeout.
-    /// `None` on PostgreSQL, where writers lock rows, not the database.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        }
     }
 
     /// Applies every pending migration.

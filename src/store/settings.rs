@@ -30,7 +30,7 @@ impl Store {
             updated_by: Set("system".to_owned()),
             last_change_reason: Set(Some("initial settings".to_owned())),
         };
-        match system_setting::Entity::insert(row).exec(self.conn()).await {
+        match system_setting::Entity::insert(row).exec(&self.writer().await).await {
             Ok(_) => Ok(()),
             // Another replica initialised it first: theirs stands.
             Err(err) => match StoreError::from(err) {
