@@ -6,11 +6,12 @@ use dxcp::domain::{catalog::AuditOutcome, Role};
 use serde_json::json;
 
 use crate::harness::{
-    deploy_helpers::{
-        audit_events, cancel, deploy, deployed_and_succeeded, execution_of, id_of, intent, key, validate_deployment,
-        wait_for_state, with_outsider, Denial, Snapshot, CANCEL, DEPLOYMENT, OUTSIDER,
-    },
     fake_gate::{FakeGate, Fault, Route},
+    graphql::{
+        cancel, deploy, deployed_and_succeeded, id_of, intent, key, validate_deployment, wait_for_state, with_outsider,
+        CANCEL, DEPLOYMENT, OUTSIDER,
+    },
+    storage::{audit_events, execution_of, Denial, Snapshot},
     TestApp, OBSERVER, OWNER,
 };
 

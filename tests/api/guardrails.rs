@@ -9,13 +9,15 @@ use dxcp::domain::{deployment::DeploymentState, Role};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{
-        cancel, deploy, deployed, deployed_and_succeeded, execution_of, finish, id_of, intent, intent_with_recipe, key,
-        records, rollback, test_catalog, validate_deployment, validate_rollback, violation_codes, wait_for_state,
-        with_outsider, Denial, Limits, Snapshot, DEPLOY, OUTSIDER, ROLLBACK,
-    },
+    catalog::{test_catalog, Limits},
     fake_gate::FakeGate,
+    graphql::{
+        cancel, deploy, deployed, deployed_and_succeeded, finish, id_of, intent, intent_with_recipe, key, rollback,
+        validate_deployment, validate_rollback, violation_codes, wait_for_state, with_outsider, DEPLOY, OUTSIDER,
+        ROLLBACK,
+    },
     seed::{self, base_time},
+    storage::{execution_of, records, Denial, Snapshot},
     TestApp, TestAppBuilder, ADMIN, CI, OBSERVER, OWNER,
 };
 

@@ -1,11 +1,13 @@
 //! `TestApp`: the real server (`Application::build`) on 127.0.0.1:0 with a
 //! fresh database, plus per-role GraphQL clients.
 
+pub mod admin;
+pub mod catalog;
 pub mod db;
-pub mod deploy_helpers;
 pub mod fake_gate;
-pub mod flows;
+pub mod graphql;
 pub mod seed;
+pub mod storage;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -218,4 +220,12 @@ impl TestApp {
     pub fn statements(&self) -> u64 {
         self.services.store().statements_executed()
     }
+}
+
+/// `http://127.0.0.1:<port>` of a port nothing listens on (bound, then freed).
+pub fn unused_local_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free local port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
