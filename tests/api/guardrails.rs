@@ -77,26 +77,153 @@ async fn in_flight(app: &TestApp, service: &str, version: &str, environment: &st
 
 // --- step 1: role -------------------------------------------------------------
 
-#[tokio::test]
-async fn an_observer_may_not_deploy() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OBSERVER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("ROLE_FORBIDDEN", AS_OBSERVER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+/// The catalogue a refused-deploy case runs on.
+enum Catalog {
+    /// The demo catalogue.
+    Demo,
+    /// `test_catalog(Limits::default())`.
+    Test,
 }
 
+/// A deploy the policy refuses at once: the name the case had as a test of
+/// its own, the catalogue, who sends which intent, the code, and the actor
+/// the DENIED audit event names.
+type RefusedDeploy = (&'static str, Catalog, &'static str, Value, &'static str, (&'static str, Role));
+
+/// Each case on a fresh server: a null `deploy`, the code first, no engine
+/// call, no record, and one DENIED `DEPLOY_SUBMIT` event for the intent's
+/// service and environment (`Snapshot::assert_refused`).
 #[tokio::test]
-async fn a_ci_publisher_may_not_deploy() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
+async fn every_deploy_the_policy_refuses_writes_nothing_but_its_denied_audit_event() {
+    let cases: Vec<RefusedDeploy> = vec![
+        (
+            "an_observer_may_not_deploy",
+            Catalog::Demo,
+            OBSERVER,
+            intent("payments-api", "1.0.0", "sandbox"),
+            "ROLE_FORBIDDEN",
+            AS_OBSERVER,
+        ),
+        (
+            "a_ci_publisher_may_not_deploy",
+            Catalog::Demo,
+            CI,
+            intent("payments-api", "1.0.0", "sandbox"),
+            "ROLE_FORBIDDEN",
+            AS_CI,
+        ),
+        (
+            "a_malformed_version_is_an_invalid_version",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "v1.2", "sandbox"),
+            "INVALID_VERSION",
+            AS_OWNER,
+        ),
+        (
+            "a_malformed_environment_name_is_an_invalid_environment",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "1.0.0", "Sand Box!"),
+            "INVALID_ENVIRONMENT",
+            AS_OWNER,
+        ),
+        (
+            "a_malformed_recipe_id_is_an_invalid_request",
+            Catalog::Demo,
+            OWNER,
+            intent_with_recipe("payments-api", "1.0.0", "sandbox", "Canary!"),
+            "INVALID_REQUEST",
+            AS_OWNER,
+        ),
+        (
+            "a_service_that_is_not_allowlisted_is_refused",
+            Catalog::Demo,
+            ADMIN,
+            intent("mystery-service", "1.0.0", "sandbox"),
+            "SERVICE_NOT_ALLOWLISTED",
+            AS_ADMIN,
+        ),
+        (
+            "a_service_in_no_delivery_group_is_refused",
+            Catalog::Test,
+            ADMIN,
+            intent("orphan", "1.0.0", "sandbox"),
+            "SERVICE_NOT_IN_DELIVERY_GROUP",
+            AS_ADMIN,
+        ),
+        (
+            "an_environment_the_group_does_not_list_is_not_allowed",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "1.0.0", "prod"),
+            "ENVIRONMENT_NOT_ALLOWED",
+            AS_OWNER,
+        ),
+        (
+            "a_disabled_environment_is_refused",
+            Catalog::Test,
+            OWNER,
+            intent("payments-api", "1.0.0", "frozen"),
+            "ENVIRONMENT_DISABLED",
+            AS_OWNER,
+        ),
+        (
+            "a_recipe_the_group_does_not_allow_is_refused",
+            Catalog::Demo,
+            OWNER,
+            intent_with_recipe("checkout-web", "1.0.0", "sandbox", "canary"),
+            "RECIPE_NOT_ALLOWED",
+            AS_OWNER,
+        ),
+        (
+            "no_recipe_and_no_group_default_is_recipe_not_found",
+            Catalog::Test,
+            OWNER,
+            intent("batch-job", "1.0.0", "sandbox"),
+            "RECIPE_NOT_FOUND",
+            AS_OWNER,
+        ),
+        (
+            "a_deprecated_recipe_is_refused",
+            Catalog::Test,
+            OWNER,
+            intent_with_recipe("payments-api", "1.0.0", "sandbox", "legacy"),
+            "RECIPE_DEPRECATED",
+            AS_OWNER,
+        ),
+        (
+            "a_recipe_the_service_is_not_compatible_with_is_refused",
+            Catalog::Demo,
+            OWNER,
+            intent_with_recipe("ledger", "1.0.0", "sandbox", "canary"),
+            "RECIPE_INCOMPATIBLE",
+            AS_OWNER,
+        ),
+        (
+            "a_version_that_is_not_a_registered_build_is_not_found",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "9.9.9", "sandbox"),
+            "VERSION_NOT_FOUND",
+            AS_OWNER,
+        ),
+    ];
+    for (case, catalog, token, intent, code, who) in cases {
+        println!("case: {case}");
+        let (gate, app) = match catalog {
+            Catalog::Demo => demo_app().await,
+            Catalog::Test => test_app(Limits::default()).await,
+        };
+        let service = intent["service"].as_str().expect("a service").to_owned();
+        let environment = intent["environment"].as_str().expect("an environment").to_owned();
+        let before = Snapshot::take(&app, &gate).await;
 
-    let response = deploy(&app, CI, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
+        let response = deploy(&app, token, intent, &key()).await;
 
-    let d = deploy_denial("ROLE_FORBIDDEN", AS_CI, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+        let d = deploy_denial(code, who, &service, &environment);
+        before.assert_refused(&app, &gate, &response, d).await;
+    }
 }
 
 #[tokio::test]
@@ -419,28 +546,6 @@ async fn a_cancel_with_an_idempotency_key_of_129_characters_is_an_invalid_reques
 }
 
 #[tokio::test]
-async fn a_malformed_version_is_an_invalid_version() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "v1.2", "sandbox"), &key()).await;
-
-    let d = deploy_denial("INVALID_VERSION", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_malformed_environment_name_is_an_invalid_environment() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "Sand Box!"), &key()).await;
-
-    let d = deploy_denial("INVALID_ENVIRONMENT", AS_OWNER, "payments-api", "Sand Box!");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
 async fn a_malformed_service_name_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let before = Snapshot::take(&app, &gate).await;
@@ -453,40 +558,7 @@ async fn a_malformed_service_name_is_an_invalid_request() {
     assert_eq!(violation_codes(&preflight), ["INVALID_REQUEST", "SERVICE_NOT_ALLOWLISTED"]);
 }
 
-#[tokio::test]
-async fn a_malformed_recipe_id_is_an_invalid_request() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("payments-api", "1.0.0", "sandbox", "Canary!"), &key()).await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
 // --- step 6 and 7: allowlist and delivery-group policy --------------------------
-
-#[tokio::test]
-async fn a_service_that_is_not_allowlisted_is_refused() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, ADMIN, intent("mystery-service", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("SERVICE_NOT_ALLOWLISTED", AS_ADMIN, "mystery-service", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_service_in_no_delivery_group_is_refused() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, ADMIN, intent("orphan", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("SERVICE_NOT_IN_DELIVERY_GROUP", AS_ADMIN, "orphan", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
 
 #[tokio::test]
 async fn an_owner_who_is_not_a_member_of_the_group_may_not_deploy_its_services() {
@@ -514,86 +586,9 @@ async fn an_owner_who_is_not_a_member_of_the_group_may_not_roll_back_its_deploym
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
-#[tokio::test]
-async fn an_environment_the_group_does_not_list_is_not_allowed() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "prod"), &key()).await;
-
-    let d = deploy_denial("ENVIRONMENT_NOT_ALLOWED", AS_OWNER, "payments-api", "prod");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_disabled_environment_is_refused() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "frozen"), &key()).await;
-
-    let d = deploy_denial("ENVIRONMENT_DISABLED", AS_OWNER, "payments-api", "frozen");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_recipe_the_group_does_not_allow_is_refused() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("checkout-web", "1.0.0", "sandbox", "canary"), &key()).await;
-
-    let d = deploy_denial("RECIPE_NOT_ALLOWED", AS_OWNER, "checkout-web", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
 // --- step 8: compatibility --------------------------------------------------------
 
-#[tokio::test]
-async fn no_recipe_and_no_group_default_is_recipe_not_found() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("batch-job", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("RECIPE_NOT_FOUND", AS_OWNER, "batch-job", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_deprecated_recipe_is_refused() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("payments-api", "1.0.0", "sandbox", "legacy"), &key()).await;
-
-    let d = deploy_denial("RECIPE_DEPRECATED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_recipe_the_service_is_not_compatible_with_is_refused() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("ledger", "1.0.0", "sandbox", "canary"), &key()).await;
-
-    let d = deploy_denial("RECIPE_INCOMPATIBLE", AS_OWNER, "ledger", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
 // --- step 9: version and rollback target ------------------------------------------
-
-#[tokio::test]
-async fn a_version_that_is_not_a_registered_build_is_not_found() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "9.9.9", "sandbox"), &key()).await;
-
-    let d = deploy_denial("VERSION_NOT_FOUND", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
 
 #[tokio::test]
 async fn a_rollback_cannot_itself_be_rolled_back() {
