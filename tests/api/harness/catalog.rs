@@ -2,8 +2,6 @@
 //! the policy-corner catalogue of the deploy tests, the admin tests' one, and
 //! the demo catalogue with other guardrails.
 
-use std::fmt::Write as _;
-
 /// Guardrails of the test catalogue's `payments` group.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -16,6 +14,53 @@ impl Default for Limits {
     fn default() -> Self {
         Limits { max_concurrent: 1, deploy_quota: 25, rollback_quota: 10 }
     }
+}
+
+/// The environments both test catalogues have.
+const SANDBOX_AND_STAGING: &str = r#"[[environments]]
+name = "sandbox"
+display_name = "Sandbox"
+type = "NON_PROD"
+promotion_order = 1
+enabled = true
+
+[[environments]]
+name = "staging"
+display_name = "Staging"
+type = "NON_PROD"
+promotion_order = 2
+enabled = true
+"#;
+
+/// The `canary` recipe both test catalogues have.
+const CANARY_RECIPE: &str = r#"[[recipes]]
+id = "canary"
+name = "Canary"
+effective_behavior_summary = "Canary, then full rollout."
+spinnaker_application = "test-app"
+deploy_pipeline = "deploy-canary"
+rollback_pipeline = "rollback-canary"
+"#;
+
+/// `[[services]]` entries: a name and, when given, the TOML array of its
+/// compatible recipes.
+fn services_toml(services: &[(&str, Option<&str>)]) -> String {
+    let mut toml = String::new();
+    for (name, compatible) in services {
+        toml.push_str(&format!("\n[[services]]\nname = \"{name}\"\n"));
+        if let Some(compatible) = compatible {
+            toml.push_str(&format!("compatible_recipes = {compatible}\n"));
+        }
+    }
+    toml
+}
+
+/// `toml` with a build entry for each `(service, version)`.
+fn with_builds(mut toml: String, builds: &[(&str, &str)]) -> String {
+    for (n, (service, version)) in builds.iter().enumerate() {
+        toml.push_str(&build_entry(n + 1, service, version));
+    }
+    toml
 }
 
 fn build_entry(n: usize, service: &str, version: &str) -> String {
@@ -48,24 +93,11 @@ built_at = "2026-01-01T12:00:00Z"
 /// - builds 1.0.0, 1.1.0, 1.2.0 of payments-api and 1.0.0 of the others.
 pub fn test_catalog(limits: Limits) -> String {
     let Limits { max_concurrent, deploy_quota, rollback_quota } = limits;
-    let mut toml = format!(
+    let toml = format!(
         r#"
 ci_publishers = ["ci"]
 
-[[environments]]
-name = "sandbox"
-display_name = "Sandbox"
-type = "NON_PROD"
-promotion_order = 1
-enabled = true
-
-[[environments]]
-name = "staging"
-display_name = "Staging"
-type = "NON_PROD"
-promotion_order = 2
-enabled = true
-
+{SANDBOX_AND_STAGING}
 [[environments]]
 name = "frozen"
 display_name = "Frozen"
@@ -81,14 +113,7 @@ spinnaker_application = "test-app"
 deploy_pipeline = "deploy-standard"
 rollback_pipeline = "rollback-standard"
 
-[[recipes]]
-id = "canary"
-name = "Canary"
-effective_behavior_summary = "Canary, then full rollout."
-spinnaker_application = "test-app"
-deploy_pipeline = "deploy-canary"
-rollback_pipeline = "rollback-canary"
-
+{CANARY_RECIPE}
 [[recipes]]
 id = "legacy"
 name = "Legacy"
@@ -123,22 +148,13 @@ members = ["owner"]
 services = ["batch-job"]
 allowed_recipes = ["standard"]
 allowed_environments = ["sandbox"]
-
-[[services]]
-name = "payments-api"
-compatible_recipes = []
-
-[[services]]
-name = "ledger"
-compatible_recipes = ["standard"]
-
-[[services]]
-name = "batch-job"
-
-[[services]]
-name = "orphan"
 "#
-    );
+    ) + &services_toml(&[
+        ("payments-api", Some("[]")),
+        ("ledger", Some(r#"["standard"]"#)),
+        ("batch-job", None),
+        ("orphan", None),
+    ]);
     let builds = [
         ("payments-api", "1.0.0"),
         ("payments-api", "1.1.0"),
@@ -147,10 +163,7 @@ name = "orphan"
         ("batch-job", "1.0.0"),
         ("orphan", "1.0.0"),
     ];
-    for (n, (service, version)) in builds.iter().enumerate() {
-        toml.push_str(&build_entry(n + 1, service, version));
-    }
-    toml
+    with_builds(toml, &builds)
 }
 
 /// The demo catalogue with the payments group's concurrency and daily
@@ -177,24 +190,11 @@ pub fn catalog_with_payments_guardrails(max_concurrent: u32, daily_deploy_quota:
 /// - recipe `spare`, allowed by no group; service `loose`, in no group;
 /// - a build 1.0.0 of every service and 1.1.0 of payments-api.
 pub fn admin_catalog() -> String {
-    let mut toml = String::from(
+    let toml = format!(
         r#"
 ci_publishers = ["ci"]
 
-[[environments]]
-name = "sandbox"
-display_name = "Sandbox"
-type = "NON_PROD"
-promotion_order = 1
-enabled = true
-
-[[environments]]
-name = "staging"
-display_name = "Staging"
-type = "NON_PROD"
-promotion_order = 2
-enabled = true
-
+{SANDBOX_AND_STAGING}
 [[recipes]]
 id = "standard"
 name = "Standard"
@@ -204,14 +204,7 @@ spinnaker_application = "test-app"
 deploy_pipeline = "deploy-standard"
 rollback_pipeline = "rollback-standard"
 
-[[recipes]]
-id = "canary"
-name = "Canary"
-effective_behavior_summary = "Canary, then full rollout."
-spinnaker_application = "test-app"
-deploy_pipeline = "deploy-canary"
-rollback_pipeline = "rollback-canary"
-
+{CANARY_RECIPE}
 [[recipes]]
 id = "spare"
 name = "Spare"
@@ -230,7 +223,7 @@ services = ["ledger", "payments-api"]
 allowed_recipes = ["standard", "canary"]
 allowed_environments = ["sandbox", "staging"]
 default_recipe_id = "standard"
-guardrails = { max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }
+guardrails = {{ max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }}
 
 [[delivery_groups]]
 id = "storefront"
@@ -240,22 +233,14 @@ services = ["checkout-web"]
 allowed_recipes = ["standard"]
 allowed_environments = ["sandbox"]
 default_recipe_id = "standard"
-guardrails = { max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }
-
-[[services]]
-name = "payments-api"
-
-[[services]]
-name = "ledger"
-compatible_recipes = ["standard"]
-
-[[services]]
-name = "checkout-web"
-
-[[services]]
-name = "loose"
+guardrails = {{ max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }}
 "#,
-    );
+    ) + &services_toml(&[
+        ("payments-api", None),
+        ("ledger", Some(r#"["standard"]"#)),
+        ("checkout-web", None),
+        ("loose", None),
+    ]);
     let builds = [
         ("payments-api", "1.0.0"),
         ("payments-api", "1.1.0"),
@@ -263,26 +248,5 @@ name = "loose"
         ("checkout-web", "1.0.0"),
         ("loose", "1.0.0"),
     ];
-    for (n, (service, version)) in builds.iter().enumerate() {
-        write!(
-            toml,
-            r#"
-[[builds]]
-service = "{service}"
-version = "{version}"
-artifact_ref = "s3://test-artifacts/{service}/{version}.zip"
-sha256 = "{id:064x}"
-size_bytes = 1024
-content_type = "application/zip"
-git_sha = "{id:040x}"
-git_branch = "main"
-ci_provider = "github"
-ci_run_id = "{n}"
-built_at = "2026-01-01T00:00:00Z"
-"#,
-            id = n + 1,
-        )
-        .expect("write to a string");
-    }
-    toml
+    with_builds(toml, &builds)
 }

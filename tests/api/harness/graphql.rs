@@ -354,3 +354,45 @@ pub async fn denials_counting(app: &TestApp, filter: Value, refusals: i64) -> Ve
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Walks every page of the connection `field` answered by `document` (which
+/// takes `$filter`, `$first` and `$after`) as `token`, checking each page's
+/// shape on the way: nodes and edges list the same ids, every page but the
+/// last is full and ends at its last edge's cursor. Returns the nodes in the
+/// order served; panics when `most` items have not ended the walk.
+pub async fn walk_pages(
+    app: &TestApp,
+    token: &str,
+    (document, field): (&str, &str),
+    filter: Value,
+    first: usize,
+    most: usize,
+) -> Vec<Value> {
+    let mut nodes = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..=(most / first + 1) {
+        let response =
+            app.gql_as(Some(token), document, json!({ "filter": filter, "first": first, "after": after })).await;
+        let connection = &response.ok()[field];
+        let edges = connection["edges"].as_array().expect("edges");
+        let node_ids: Vec<&Value> = connection["nodes"].as_array().expect("nodes").iter().map(|n| &n["id"]).collect();
+        let edge_ids: Vec<&Value> = edges.iter().map(|e| &e["node"]["id"]).collect();
+        assert_eq!(node_ids, edge_ids, "nodes and edges list the same items");
+        let has_next = connection["pageInfo"]["hasNextPage"].as_bool().expect("hasNextPage");
+        if has_next {
+            assert_eq!(edges.len(), first, "every page but the last is full");
+            assert_eq!(connection["pageInfo"]["endCursor"], edges[edges.len() - 1]["cursor"]);
+        }
+        nodes.extend(edges.iter().map(|e| e["node"].clone()));
+        if !has_next {
+            return nodes;
+        }
+        after = Some(connection["pageInfo"]["endCursor"].as_str().expect("endCursor").to_owned());
+    }
+    panic!("hasNextPage never became false");
+}
+
+/// The `id`s of nodes, in order.
+pub fn ids(nodes: &[Value]) -> Vec<String> {
+    nodes.iter().map(|n| n["id"].as_str().expect("id").to_owned()).collect()
+}
