@@ -295,13 +295,7 @@ async fn delivery_group_validation_errors_are_invalid_request_audited_and_change
     ];
 
     for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "createDeliveryGroup", input.clone(), None, &key()).await;
-
-        assert_refused(&response, "createDeliveryGroup", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "DELIVERY_GROUP", "admin", "INVALID_REQUEST");
+        let event = assert_invalid_create(&app, "createDeliveryGroup", "DELIVERY_GROUP", what, input.clone()).await;
         assert_eq!(event["targetId"], input["id"], "{what}");
         assert!(group(&app, "platform").await.is_null(), "{what}: no group is created");
         assert!(service(&app, "loose").await["deliveryGroupId"].is_null(), "{what}: loose stays groupless");
@@ -334,6 +328,14 @@ async fn updating_an_unknown_delivery_group_is_not_found_and_creates_nothing() {
 
 #[tokio::test]
 async fn create_recipe_starts_active_at_revision_one_and_audits_each_given_field_once() {
+    const RECIPE_INPUT_FIELDS: [&str; 6] = [
+        "name",
+        "description",
+        "effectiveBehaviorSummary",
+        "spinnakerApplication",
+        "deployPipeline",
+        "rollbackPipeline",
+    ];
     let app = spawn().await;
     let before = audit_log(&app).await;
 
@@ -342,14 +344,7 @@ async fn create_recipe_starts_active_at_revision_one_and_audits_each_given_field
     let created = answer(&response, "createRecipe");
     assert_eq!(created["status"], "ACTIVE");
     assert_eq!(created["revision"], 1);
-    for field in [
-        "name",
-        "description",
-        "effectiveBehaviorSummary",
-        "spinnakerApplication",
-        "deployPipeline",
-        "rollbackPipeline",
-    ] {
+    for field in RECIPE_INPUT_FIELDS {
         assert_eq!(created[field], recipe_input("fresh")[field], "{field}");
     }
     assert_eq!(created["createdBy"], "admin");
@@ -361,14 +356,7 @@ async fn create_recipe_starts_active_at_revision_one_and_audits_each_given_field
     assert_eq!(event["targetType"], "RECIPE");
     assert_eq!(event["targetId"], "fresh");
     let listed = changes(&event);
-    for field in [
-        "name",
-        "description",
-        "effectiveBehaviorSummary",
-        "spinnakerApplication",
-        "deployPipeline",
-        "rollbackPipeline",
-    ] {
+    for field in RECIPE_INPUT_FIELDS {
         let (old, new) = listed.get(field).unwrap_or_else(|| panic!("{field} is listed: {event}"));
         assert!(old.is_null(), "{field}: a create has no old value");
         assert_eq!(new, &recipe_input("fresh")[field], "{field}");
@@ -500,13 +488,7 @@ async fn recipe_validation_errors_are_invalid_request_audited_and_change_nothing
     ];
 
     for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "createRecipe", input.clone(), None, &key()).await;
-
-        assert_refused(&response, "createRecipe", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "RECIPE", "admin", "INVALID_REQUEST");
+        assert_invalid_create(&app, "createRecipe", "RECIPE", what, input.clone()).await;
         assert!(recipe(&app, "fresh").await.is_null(), "{what}: nothing is created");
     }
     assert_eq!(recipe(&app, "standard").await["name"], "Standard", "the existing recipe is untouched");
@@ -585,28 +567,6 @@ async fn upsert_service_keeps_the_group_of_a_grouped_service() {
 }
 
 #[tokio::test]
-async fn service_validation_errors_are_invalid_request_and_audited() {
-    let app = spawn().await;
-    let cases = [
-        ("an invalid name", json!({ "name": "Bad_Name" })),
-        ("an empty name", json!({ "name": "" })),
-        ("an unknown compatible recipe", json!({ "name": "new-svc", "compatibleRecipes": ["ghost"] })),
-        ("a recipe listed twice", json!({ "name": "new-svc", "compatibleRecipes": ["standard", "standard"] })),
-    ];
-
-    for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "upsertService", input, None, &key()).await;
-
-        assert_refused(&response, "upsertService", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "SERVICE", "admin", "INVALID_REQUEST");
-        assert!(service(&app, "new-svc").await.is_null(), "{what}: nothing is created");
-    }
-}
-
-#[tokio::test]
 async fn upsert_environment_creates_then_updates_an_environment_and_audits_each_with_its_changes() {
     let app = spawn().await;
     let before = audit_log(&app).await;
@@ -654,23 +614,35 @@ async fn disabling_an_environment_refuses_deploys_there_at_once() {
     assert!(sandbox.ok()["deploy"]["id"].is_string(), "other environments still deploy");
 }
 
+/// `upsertService` and `upsertEnvironment` refuse invalid input alike.
 #[tokio::test]
-async fn environment_validation_errors_are_invalid_request_and_audited() {
+async fn service_and_environment_validation_errors_are_invalid_request_and_audited() {
     let app = spawn().await;
     let cases = [
-        ("an invalid name", json!({ "name": "Prod Env", "type": "PROD", "enabled": true })),
-        ("a blank display name", json!({ "name": "prod", "displayName": "  ", "type": "PROD", "enabled": true })),
+        ("upsertService", "an invalid name", json!({ "name": "Bad_Name" })),
+        ("upsertService", "an empty name", json!({ "name": "" })),
+        ("upsertService", "an unknown compatible recipe", json!({ "name": "new-svc", "compatibleRecipes": ["ghost"] })),
+        (
+            "upsertService",
+            "a recipe listed twice",
+            json!({ "name": "new-svc", "compatibleRecipes": ["standard", "standard"] }),
+        ),
+        ("upsertEnvironment", "an invalid name", json!({ "name": "Prod Env", "type": "PROD", "enabled": true })),
+        (
+            "upsertEnvironment",
+            "a blank display name",
+            json!({ "name": "prod", "displayName": "  ", "type": "PROD", "enabled": true }),
+        ),
     ];
 
-    for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "upsertEnvironment", input, None, &key()).await;
-
-        assert_refused(&response, "upsertEnvironment", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "ENVIRONMENT", "admin", "INVALID_REQUEST");
-        assert!(environment(&app, "prod").await.is_null(), "{what}: nothing is created");
+    for (mutation, what, input) in cases {
+        if mutation == "upsertService" {
+            assert_invalid_create(&app, mutation, "SERVICE", what, input).await;
+            assert!(service(&app, "new-svc").await.is_null(), "{what}: nothing is created");
+        } else {
+            assert_invalid_create(&app, mutation, "ENVIRONMENT", what, input).await;
+            assert!(environment(&app, "prod").await.is_null(), "{what}: nothing is created");
+        }
     }
 }
 

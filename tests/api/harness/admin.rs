@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{GqlResponse, TestApp};
+use super::{graphql::key, GqlResponse, TestApp, ADMIN};
 
 pub const GROUP_FIELDS: &str = "id name description owner members services allowedRecipes \
     allowedEnvironments defaultRecipeId guardrails { maxConcurrentDeployments dailyDeployQuota dailyRollbackQuota } \
@@ -104,6 +104,24 @@ pub async fn one_new_event(app: &TestApp, before: &[Value], what: &str) -> Value
     let events = new_events(app, before).await;
     assert_eq!(events.len(), 1, "{what}: exactly one audit event: {events:#?}");
     events.into_iter().next().expect("one event")
+}
+
+/// Runs the admin `mutation` with `input` and asserts an INVALID_REQUEST
+/// refusal (`what` names the case) with exactly one DENIED `ADMIN_CREATE`
+/// event on `target_type`; returns that event.
+pub async fn assert_invalid_create(
+    app: &TestApp,
+    mutation: &str,
+    target_type: &str,
+    what: &str,
+    input: Value,
+) -> Value {
+    let before = audit_log(app).await;
+    let response = call(app, ADMIN, mutation, input, None, &key()).await;
+    assert_refused(&response, mutation, "INVALID_REQUEST", what);
+    let event = one_new_event(app, &before, what).await;
+    assert_denied(&event, "ADMIN_CREATE", target_type, "admin", "INVALID_REQUEST");
+    event
 }
 
 /// Asserts a DENIED event of `actor` with `code` in its summary.
