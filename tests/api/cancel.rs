@@ -147,14 +147,8 @@ async fn canceling_a_canceled_deployment_is_not_cancelable() {
 
     let response = cancel(&app, OWNER, &id, &key()).await;
 
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DEPLOYMENT_NOT_CANCELABLE",
-        actor: "owner",
-        role: Role::DeliveryOwner,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
+    let denial =
+        Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, denial).await;
 }
 
@@ -166,14 +160,8 @@ async fn canceling_a_deployment_that_already_succeeded_is_not_cancelable() {
 
     let response = cancel(&app, OWNER, &id, &key()).await;
 
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DEPLOYMENT_NOT_CANCELABLE",
-        actor: "owner",
-        role: Role::DeliveryOwner,
-        service: Some("checkout-web"),
-        environment: Some("staging"),
-    };
+    let denial =
+        Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("checkout-web", "staging")));
     before.assert_refused(&app, &gate, &response, denial).await;
 }
 
@@ -186,14 +174,8 @@ async fn canceling_a_deployment_gate_finished_unseen_is_not_cancelable() {
 
     let response = cancel(&app, OWNER, &id, &key()).await;
 
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DEPLOYMENT_NOT_CANCELABLE",
-        actor: "owner",
-        role: Role::DeliveryOwner,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
+    let denial =
+        Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, denial).await;
 }
 
@@ -206,14 +188,11 @@ async fn an_owner_outside_the_group_may_not_cancel_its_deployments() {
 
     let response = cancel(&app, OUTSIDER, &id, &key()).await;
 
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DELIVERY_GROUP_SCOPE_REQUIRED",
-        actor: "outsider",
-        role: Role::DeliveryOwner,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
+    let denial = Denial::cancel(
+        "DELIVERY_GROUP_SCOPE_REQUIRED",
+        ("outsider", Role::DeliveryOwner),
+        Some(("payments-api", "sandbox")),
+    );
     before.assert_refused(&app, &gate, &response, denial).await;
     let read = app.admin(DEPLOYMENT, json!({ "id": id })).await;
     assert_eq!(read.ok()["deployment"]["state"], "IN_PROGRESS", "the deployment keeps running");
@@ -227,14 +206,7 @@ async fn an_observer_may_not_cancel() {
 
     let response = cancel(&app, OBSERVER, &id, &key()).await;
 
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "ROLE_FORBIDDEN",
-        actor: "observer",
-        role: Role::Observer,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
+    let denial = Denial::cancel("ROLE_FORBIDDEN", ("observer", Role::Observer), Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, denial).await;
 }
 

@@ -38,35 +38,11 @@ async fn app_from(configure: impl FnOnce(TestAppBuilder) -> TestAppBuilder) -> (
     (gate, app)
 }
 
-fn denial<'a>(
-    event_type: &'a str,
-    code: &'a str,
-    (actor, role): (&'a str, Role),
-    scope: Option<(&'a str, &'a str)>,
-) -> Denial<'a> {
-    Denial {
-        event_type,
-        code,
-        actor,
-        role,
-        service: scope.map(|(service, _)| service),
-        environment: scope.map(|(_, environment)| environment),
-    }
-}
-
 const AS_ADMIN: (&str, Role) = ("admin", Role::PlatformAdmin);
 const AS_OWNER: (&str, Role) = ("owner", Role::DeliveryOwner);
 const AS_OBSERVER: (&str, Role) = ("observer", Role::Observer);
 const AS_CI: (&str, Role) = ("ci", Role::CiPublisher);
 const AS_OUTSIDER: (&str, Role) = ("outsider", Role::DeliveryOwner);
-
-fn deploy_denial<'a>(code: &'a str, who: (&'a str, Role), service: &'a str, environment: &'a str) -> Denial<'a> {
-    denial("DEPLOY_SUBMIT", code, who, Some((service, environment)))
-}
-
-fn rollback_denial<'a>(code: &'a str, who: (&'a str, Role), service: &'a str, environment: &'a str) -> Denial<'a> {
-    denial("ROLLBACK_SUBMIT", code, who, Some((service, environment)))
-}
 
 /// A deployment the engine accepted and is still running.
 async fn in_flight(app: &TestApp, service: &str, version: &str, environment: &str) -> String {
@@ -221,7 +197,7 @@ async fn every_deploy_the_policy_refuses_writes_nothing_but_its_denied_audit_eve
 
         let response = deploy(&app, token, intent, &key()).await;
 
-        let d = deploy_denial(code, who, &service, &environment);
+        let d = Denial::deploy(code, who, Some((&service, &environment)));
         before.assert_refused(&app, &gate, &response, d).await;
     }
 }
@@ -235,7 +211,7 @@ async fn an_observer_may_not_roll_back() {
 
     let response = rollback(&app, OBSERVER, &target, &key()).await;
 
-    let d = rollback_denial("ROLE_FORBIDDEN", AS_OBSERVER, "payments-api", "sandbox");
+    let d = Denial::rollback("ROLE_FORBIDDEN", AS_OBSERVER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -248,7 +224,7 @@ async fn a_ci_publisher_may_not_roll_back() {
 
     let response = rollback(&app, CI, &target, &key()).await;
 
-    let d = rollback_denial("ROLE_FORBIDDEN", AS_CI, "payments-api", "sandbox");
+    let d = Denial::rollback("ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -260,7 +236,7 @@ async fn a_ci_publisher_may_not_cancel() {
 
     let response = cancel(&app, CI, &target, &key()).await;
 
-    let d = denial("DEPLOY_CANCEL", "ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
+    let d = Denial::of("DEPLOY_CANCEL", "ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -303,7 +279,7 @@ async fn a_deploy_over_the_mutation_rate_limit_is_refused() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await;
 
-    let d = deploy_denial("RATE_LIMITED", AS_OWNER, "payments-api", "staging");
+    let d = Denial::deploy("RATE_LIMITED", AS_OWNER, Some(("payments-api", "staging")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -333,7 +309,7 @@ async fn with_the_kill_switch_on_a_deploy_is_refused_as_mutations_disabled() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
 
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -346,7 +322,7 @@ async fn with_the_kill_switch_on_a_rollback_is_refused_as_mutations_disabled() {
 
     let response = rollback(&app, ADMIN, &target.id.to_string(), &key()).await;
 
-    let d = rollback_denial("MUTATIONS_DISABLED", AS_ADMIN, "payments-api", "sandbox");
+    let d = Denial::rollback("MUTATIONS_DISABLED", AS_ADMIN, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -361,7 +337,7 @@ async fn with_the_kill_switch_on_a_cancel_is_refused_as_mutations_disabled() {
 
     let response = cancel(&app, OWNER, &target.id.to_string(), &key()).await;
 
-    let d = denial("DEPLOY_CANCEL", "MUTATIONS_DISABLED", AS_OWNER, Some(("ledger", "staging")));
+    let d = Denial::of("DEPLOY_CANCEL", "MUTATIONS_DISABLED", AS_OWNER, Some(("ledger", "staging")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -384,7 +360,7 @@ async fn the_kill_switch_turned_on_at_runtime_refuses_the_next_deploy_even_from_
 
     let response = deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
 
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_ADMIN, "payments-api", "sandbox");
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_ADMIN, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     set_kill_switch(&app, false).await;
     let after = deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
@@ -401,7 +377,7 @@ async fn the_kill_switch_is_checked_before_a_replay_is_answered() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await;
 
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -413,12 +389,12 @@ async fn the_role_is_checked_before_the_kill_switch_and_the_kill_switch_before_t
 
     let before_observer = Snapshot::take(&app, &gate).await;
     let observer = deploy(&app, OBSERVER, blank.clone(), "").await;
-    let d = deploy_denial("ROLE_FORBIDDEN", AS_OBSERVER, "payments-api", "sandbox");
+    let d = Denial::deploy("ROLE_FORBIDDEN", AS_OBSERVER, Some(("payments-api", "sandbox")));
     before_observer.assert_refused(&app, &gate, &observer, d).await;
 
     let before_owner = Snapshot::take(&app, &gate).await;
     let owner = deploy(&app, OWNER, blank, "").await;
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
     before_owner.assert_refused(&app, &gate, &owner, d).await;
 }
 
@@ -433,7 +409,7 @@ async fn a_blank_change_summary_is_an_invalid_request() {
 
     let response = deploy(&app, OWNER, blank, &key()).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -446,7 +422,7 @@ async fn a_change_summary_of_241_characters_is_an_invalid_request() {
 
     let response = deploy(&app, OWNER, long, &key()).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -473,7 +449,7 @@ async fn a_rollback_with_a_241_character_change_summary_is_an_invalid_request() 
 
     let response = app.admin(ROLLBACK, json!({ "id": target, "summary": "y".repeat(241), "key": key() })).await;
 
-    let d = rollback_denial("INVALID_REQUEST", AS_ADMIN, "payments-api", "sandbox");
+    let d = Denial::rollback("INVALID_REQUEST", AS_ADMIN, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -484,7 +460,7 @@ async fn an_empty_idempotency_key_is_an_invalid_request() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "").await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -495,7 +471,7 @@ async fn an_idempotency_key_of_129_characters_is_an_invalid_request() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &"k".repeat(129)).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -516,7 +492,7 @@ async fn an_idempotency_key_with_a_non_printable_character_is_an_invalid_request
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "retry\u{7}1").await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -529,7 +505,7 @@ async fn a_rollback_with_a_non_printable_idempotency_key_is_an_invalid_request()
 
     let response = rollback(&app, OWNER, &target, "line\nbreak").await;
 
-    let d = rollback_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -541,7 +517,7 @@ async fn a_cancel_with_an_idempotency_key_of_129_characters_is_an_invalid_reques
 
     let response = cancel(&app, OWNER, &target, &"c".repeat(129)).await;
 
-    let d = denial("DEPLOY_CANCEL", "INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    let d = Denial::of("DEPLOY_CANCEL", "INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -553,7 +529,7 @@ async fn a_malformed_service_name_is_an_invalid_request() {
     let response = deploy(&app, OWNER, intent("Payments API", "1.0.0", "sandbox"), &key()).await;
     let preflight = validate_deployment(&app, OWNER, intent("Payments API", "1.0.0", "sandbox")).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "Payments API", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("Payments API", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["INVALID_REQUEST", "SERVICE_NOT_ALLOWLISTED"]);
 }
@@ -568,7 +544,7 @@ async fn an_owner_who_is_not_a_member_of_the_group_may_not_deploy_its_services()
 
     let response = deploy(&app, OUTSIDER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
 
-    let d = deploy_denial("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, "payments-api", "sandbox");
+    let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -582,7 +558,7 @@ async fn an_owner_who_is_not_a_member_of_the_group_may_not_roll_back_its_deploym
 
     let response = rollback(&app, OUTSIDER, &target, &key()).await;
 
-    let d = rollback_denial("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, "checkout-web", "staging");
+    let d = Denial::rollback("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("checkout-web", "staging")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -602,7 +578,7 @@ async fn a_rollback_cannot_itself_be_rolled_back() {
 
     let response = rollback(&app, OWNER, &restore_id, &key()).await;
 
-    let d = rollback_denial("ROLLBACK_OF_ROLLBACK", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("ROLLBACK_OF_ROLLBACK", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -615,7 +591,7 @@ async fn a_deployment_still_in_flight_is_not_a_current_rollback_target() {
 
     let response = rollback(&app, OWNER, &running, &key()).await;
 
-    let d = rollback_denial("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -630,7 +606,7 @@ async fn a_failure_older_than_the_running_deployment_is_not_a_current_rollback_t
 
     let response = rollback(&app, OWNER, &failed, &key()).await;
 
-    let d = rollback_denial("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -643,7 +619,7 @@ async fn a_superseded_deployment_is_not_a_current_rollback_target() {
 
     let response = rollback(&app, OWNER, &old, &key()).await;
 
-    let d = rollback_denial("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -655,7 +631,7 @@ async fn rolling_back_the_first_success_has_no_prior_version_to_restore() {
 
     let response = rollback(&app, OWNER, &only, &key()).await;
 
-    let d = rollback_denial("NO_PRIOR_SUCCESSFUL_VERSION", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("NO_PRIOR_SUCCESSFUL_VERSION", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -669,7 +645,7 @@ async fn a_deploy_over_the_daily_quota_is_refused() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()).await;
 
-    let d = deploy_denial("QUOTA_EXCEEDED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -685,7 +661,7 @@ async fn a_rollback_over_the_daily_rollback_quota_is_refused() {
 
     let response = rollback(&app, OWNER, &second_target, &key()).await;
 
-    let d = rollback_denial("QUOTA_EXCEEDED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -697,7 +673,7 @@ async fn a_deploy_beyond_the_concurrency_limit_is_refused() {
 
     let response = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()).await;
 
-    let d = deploy_denial("CONCURRENCY_LIMIT_REACHED", AS_OWNER, "ledger", "sandbox");
+    let d = Denial::deploy("CONCURRENCY_LIMIT_REACHED", AS_OWNER, Some(("ledger", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -711,7 +687,7 @@ async fn a_rollback_needs_a_free_concurrency_slot() {
 
     let response = rollback(&app, OWNER, &target, &key()).await;
 
-    let d = rollback_denial("CONCURRENCY_LIMIT_REACHED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::rollback("CONCURRENCY_LIMIT_REACHED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -726,7 +702,7 @@ async fn a_key_reused_with_a_different_intent_is_an_idempotency_conflict() {
 
     let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging"), &reused).await;
 
-    let d = deploy_denial("IDEMPOTENCY_CONFLICT", AS_OWNER, "payments-api", "staging");
+    let d = Denial::deploy("IDEMPOTENCY_CONFLICT", AS_OWNER, Some(("payments-api", "staging")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -738,7 +714,7 @@ async fn a_finished_deployment_is_not_cancelable() {
 
     let response = cancel(&app, OWNER, &done, &key()).await;
 
-    let d = denial("DEPLOY_CANCEL", "DEPLOYMENT_NOT_CANCELABLE", AS_OWNER, Some(("checkout-web", "sandbox")));
+    let d = Denial::of("DEPLOY_CANCEL", "DEPLOYMENT_NOT_CANCELABLE", AS_OWNER, Some(("checkout-web", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -749,7 +725,7 @@ async fn rolling_back_an_unknown_deployment_is_not_found() {
 
     let response = rollback(&app, OWNER, &uuid::Uuid::new_v4().to_string(), &key()).await;
 
-    let d = denial("ROLLBACK_SUBMIT", "NOT_FOUND", AS_OWNER, None);
+    let d = Denial::of("ROLLBACK_SUBMIT", "NOT_FOUND", AS_OWNER, None);
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -760,7 +736,7 @@ async fn canceling_an_unknown_deployment_is_not_found() {
 
     let response = cancel(&app, ADMIN, &uuid::Uuid::new_v4().to_string(), &key()).await;
 
-    let d = denial("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
+    let d = Denial::of("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -771,7 +747,7 @@ async fn canceling_a_malformed_deployment_id_is_not_found() {
 
     let response = cancel(&app, ADMIN, "not-a-deployment-id", &key()).await;
 
-    let d = denial("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
+    let d = Denial::of("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -786,7 +762,7 @@ async fn a_recipe_the_group_does_not_allow_is_reported_before_its_existence_and_
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = deploy_denial("RECIPE_NOT_ALLOWED", AS_OWNER, "checkout-web", "sandbox");
+    let d = Denial::deploy("RECIPE_NOT_ALLOWED", AS_OWNER, Some(("checkout-web", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["RECIPE_NOT_ALLOWED", "RECIPE_NOT_FOUND", "VERSION_NOT_FOUND"]);
     assert_eq!(preflight["allowed"], false);
@@ -803,7 +779,7 @@ async fn input_shape_errors_are_all_listed_before_policy_errors() {
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "prod");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "prod")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["INVALID_REQUEST", "INVALID_VERSION", "ENVIRONMENT_NOT_ALLOWED"]);
 }
@@ -818,7 +794,7 @@ async fn membership_is_checked_before_environment_and_recipe_policy() {
     let response = deploy(&app, OUTSIDER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OUTSIDER, bad).await;
 
-    let d = deploy_denial("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, "payments-api", "prod");
+    let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "prod")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(
         violation_codes(&preflight),
@@ -835,7 +811,7 @@ async fn a_disabled_environment_is_reported_before_a_deprecated_then_incompatibl
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = deploy_denial("ENVIRONMENT_DISABLED", AS_OWNER, "ledger", "frozen");
+    let d = Denial::deploy("ENVIRONMENT_DISABLED", AS_OWNER, Some(("ledger", "frozen")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["ENVIRONMENT_DISABLED", "RECIPE_DEPRECATED", "RECIPE_INCOMPATIBLE"]);
 }
@@ -851,7 +827,7 @@ async fn a_reused_key_with_an_invalid_intent_reports_the_conflict_before_the_inp
 
     let response = deploy(&app, OWNER, bad, &reused).await;
 
-    let d = deploy_denial("IDEMPOTENCY_CONFLICT", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("IDEMPOTENCY_CONFLICT", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
 }
 
@@ -864,7 +840,7 @@ async fn quota_is_reported_before_concurrency_and_both_after_the_version() {
     let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()).await;
     let unknown_version = validate_deployment(&app, OWNER, intent("payments-api", "9.9.9", "sandbox")).await;
 
-    let d = deploy_denial("QUOTA_EXCEEDED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&unknown_version), ["VERSION_NOT_FOUND", "QUOTA_EXCEEDED", "CONCURRENCY_LIMIT_REACHED"]);
 }
@@ -1140,7 +1116,7 @@ async fn a_refused_request_answers_with_a_request_id_matching_its_audit_event() 
 
     let response = deploy(&app, OWNER, intent("payments-api", "9.9.9", "sandbox"), &key()).await;
 
-    let d = deploy_denial("VERSION_NOT_FOUND", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("VERSION_NOT_FOUND", AS_OWNER, Some(("payments-api", "sandbox")));
     let event = before.assert_refused(&app, &gate, &response, d).await;
     let error_request_id: Option<Value> = response.errors().first().map(|e| e["extensions"]["requestId"].clone());
     assert_eq!(error_request_id, event.request_id.map(Value::from));

@@ -72,6 +72,40 @@ pub struct Denial<'a> {
     pub environment: Option<&'a str>,
 }
 
+impl<'a> Denial<'a> {
+    /// A refused `deploy` by `actor` in `role`, for `(service, environment)`
+    /// when the request named them.
+    pub fn deploy(code: &'a str, (actor, role): (&'a str, Role), scope: Option<(&'a str, &'a str)>) -> Self {
+        Self::of("DEPLOY_SUBMIT", code, (actor, role), scope)
+    }
+
+    /// A refused `rollback`, as `deploy`.
+    pub fn rollback(code: &'a str, (actor, role): (&'a str, Role), scope: Option<(&'a str, &'a str)>) -> Self {
+        Self::of("ROLLBACK_SUBMIT", code, (actor, role), scope)
+    }
+
+    /// A refused `cancelDeployment`, as `deploy`.
+    pub fn cancel(code: &'a str, (actor, role): (&'a str, Role), scope: Option<(&'a str, &'a str)>) -> Self {
+        Self::of("DEPLOY_CANCEL", code, (actor, role), scope)
+    }
+
+    pub fn of(
+        event_type: &'a str,
+        code: &'a str,
+        (actor, role): (&'a str, Role),
+        scope: Option<(&'a str, &'a str)>,
+    ) -> Self {
+        Denial {
+            event_type,
+            code,
+            actor,
+            role,
+            service: scope.map(|(service, _)| service),
+            environment: scope.map(|(_, environment)| environment),
+        }
+    }
+}
+
 impl Snapshot {
     pub async fn take(app: &TestApp, gate: &FakeGate) -> Snapshot {
         Snapshot {
