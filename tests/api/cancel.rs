@@ -11,7 +11,7 @@ use crate::harness::{
         cancel, deploy, deployed_and_succeeded, id_of, intent, key, validate_deployment, wait_for_state, with_outsider,
         CANCEL, DEPLOYMENT, OUTSIDER,
     },
-    storage::{audit_events, execution_of, Denial, Snapshot},
+    storage::{assert_cancel_refused, audit_events, execution_of, Denial, Snapshot},
     TestApp, OBSERVER, OWNER,
 };
 
@@ -143,26 +143,18 @@ async fn canceling_a_canceled_deployment_is_not_cancelable() {
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     cancel(&app, OWNER, &id, &key()).await.ok();
     wait_for_state(&app, &id, "CANCELED").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &id, &key()).await;
-
     let denial =
         Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, denial).await;
+    assert_cancel_refused(&app, &gate, OWNER, &id, denial).await;
 }
 
 #[tokio::test]
 async fn canceling_a_deployment_that_already_succeeded_is_not_cancelable() {
     let (gate, app) = app_with_gate().await;
     let id = deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "staging").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &id, &key()).await;
-
     let denial =
         Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("checkout-web", "staging")));
-    before.assert_refused(&app, &gate, &response, denial).await;
+    assert_cancel_refused(&app, &gate, OWNER, &id, denial).await;
 }
 
 #[tokio::test]
@@ -170,13 +162,9 @@ async fn canceling_a_deployment_gate_finished_unseen_is_not_cancelable() {
     let (gate, app) = app_with_gate().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     gate.succeed(&execution_of(&app, &id).await);
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &id, &key()).await;
-
     let denial =
         Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, denial).await;
+    assert_cancel_refused(&app, &gate, OWNER, &id, denial).await;
 }
 
 #[tokio::test]
@@ -184,16 +172,12 @@ async fn an_owner_outside_the_group_may_not_cancel_its_deployments() {
     let gate = FakeGate::start().await;
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OUTSIDER, &id, &key()).await;
-
     let denial = Denial::cancel(
         "DELIVERY_GROUP_SCOPE_REQUIRED",
         ("outsider", Role::DeliveryOwner),
         Some(("payments-api", "sandbox")),
     );
-    before.assert_refused(&app, &gate, &response, denial).await;
+    assert_cancel_refused(&app, &gate, OUTSIDER, &id, denial).await;
     let read = app.admin(DEPLOYMENT, json!({ "id": id })).await;
     assert_eq!(read.ok()["deployment"]["state"], "IN_PROGRESS", "the deployment keeps running");
 }
@@ -202,12 +186,8 @@ async fn an_owner_outside_the_group_may_not_cancel_its_deployments() {
 async fn an_observer_may_not_cancel() {
     let (gate, app) = app_with_gate().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OBSERVER, &id, &key()).await;
-
     let denial = Denial::cancel("ROLE_FORBIDDEN", ("observer", Role::Observer), Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, denial).await;
+    assert_cancel_refused(&app, &gate, OBSERVER, &id, denial).await;
 }
 
 #[tokio::test]

@@ -72,6 +72,20 @@ pub struct Denial<'a> {
     pub environment: Option<&'a str>,
 }
 
+/// Cancels `id` as the caller holding `token` and asserts the refusal
+/// `denial` (`Snapshot::assert_refused`); returns its audit event.
+pub async fn assert_cancel_refused(
+    app: &TestApp,
+    gate: &FakeGate,
+    token: &str,
+    id: &str,
+    denial: Denial<'_>,
+) -> AuditEvent {
+    let before = Snapshot::take(app, gate).await;
+    let response = super::graphql::cancel(app, token, id, &super::graphql::key()).await;
+    before.assert_refused(app, gate, &response, denial).await
+}
+
 impl<'a> Denial<'a> {
     /// A refused `deploy` by `actor` in `role`, for `(service, environment)`
     /// when the request named them.
