@@ -11,7 +11,7 @@ use crate::harness::{
         cancel, deploy, deployed_and_succeeded, id_of, intent, key, validate_deployment, wait_for_state, with_outsider,
         CANCEL, DEPLOYMENT, OUTSIDER,
     },
-    storage::{assert_cancel_refused, audit_events, execution_of, Denial, Snapshot},
+    storage::{assert_act_refused, audit_events, execution_of, Denial, Snapshot},
     TestApp, OBSERVER, OWNER,
 };
 
@@ -145,7 +145,7 @@ async fn canceling_a_canceled_deployment_is_not_cancelable() {
     wait_for_state(&app, &id, "CANCELED").await;
     let denial =
         Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
-    assert_cancel_refused(&app, &gate, OWNER, &id, denial).await;
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &id, &key()), denial).await;
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn canceling_a_deployment_that_already_succeeded_is_not_cancelable() {
     let id = deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "staging").await;
     let denial =
         Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("checkout-web", "staging")));
-    assert_cancel_refused(&app, &gate, OWNER, &id, denial).await;
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &id, &key()), denial).await;
 }
 
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn canceling_a_deployment_gate_finished_unseen_is_not_cancelable() {
     gate.succeed(&execution_of(&app, &id).await);
     let denial =
         Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
-    assert_cancel_refused(&app, &gate, OWNER, &id, denial).await;
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &id, &key()), denial).await;
 }
 
 #[tokio::test]
@@ -177,7 +177,7 @@ async fn an_owner_outside_the_group_may_not_cancel_its_deployments() {
         ("outsider", Role::DeliveryOwner),
         Some(("payments-api", "sandbox")),
     );
-    assert_cancel_refused(&app, &gate, OUTSIDER, &id, denial).await;
+    assert_act_refused(&app, &gate, cancel(&app, OUTSIDER, &id, &key()), denial).await;
     let read = app.admin(DEPLOYMENT, json!({ "id": id })).await;
     assert_eq!(read.ok()["deployment"]["state"], "IN_PROGRESS", "the deployment keeps running");
 }
@@ -187,7 +187,7 @@ async fn an_observer_may_not_cancel() {
     let (gate, app) = app_with_gate().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let denial = Denial::cancel("ROLE_FORBIDDEN", ("observer", Role::Observer), Some(("payments-api", "sandbox")));
-    assert_cancel_refused(&app, &gate, OBSERVER, &id, denial).await;
+    assert_act_refused(&app, &gate, cancel(&app, OBSERVER, &id, &key()), denial).await;
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use crate::harness::{
         ROLLBACK,
     },
     seed::{self, base_time},
-    storage::{execution_of, records, Denial, Snapshot},
+    storage::{assert_act_refused, execution_of, records, Denial, Snapshot},
     TestApp, TestAppBuilder, ADMIN, CI, OBSERVER, OWNER,
 };
 
@@ -207,12 +207,8 @@ async fn an_observer_may_not_roll_back() {
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OBSERVER, &target, &key()).await;
-
     let d = Denial::rollback("ROLE_FORBIDDEN", AS_OBSERVER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OBSERVER, &target, &key()), d).await;
 }
 
 #[tokio::test]
@@ -220,24 +216,16 @@ async fn a_ci_publisher_may_not_roll_back() {
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, CI, &target, &key()).await;
-
     let d = Denial::rollback("ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, CI, &target, &key()), d).await;
 }
 
 #[tokio::test]
 async fn a_ci_publisher_may_not_cancel() {
     let (gate, app) = demo_app().await;
     let target = in_flight(&app, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, CI, &target, &key()).await;
-
     let d = Denial::of("DEPLOY_CANCEL", "ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, cancel(&app, CI, &target, &key()), d).await;
 }
 
 #[tokio::test]
@@ -275,12 +263,8 @@ async fn a_deploy_without_a_token_is_unauthorized_and_not_audited() {
 async fn a_deploy_over_the_mutation_rate_limit_is_refused() {
     let (gate, app) = app_from(|b| b.env("DXCP_MUTATE_RPM", "1")).await;
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await.ok();
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await;
-
     let d = Denial::deploy("RATE_LIMITED", AS_OWNER, Some(("payments-api", "staging")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -305,12 +289,8 @@ async fn kill_switched_app() -> (FakeGate, TestApp) {
 #[tokio::test]
 async fn with_the_kill_switch_on_a_deploy_is_refused_as_mutations_disabled() {
     let (gate, app) = kill_switched_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
     let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -318,12 +298,8 @@ async fn with_the_kill_switch_on_a_rollback_is_refused_as_mutations_disabled() {
     let (gate, app) = kill_switched_app().await;
     let target = seed::succeeded("payments-api", "sandbox", base_time());
     seed::insert(&app, std::slice::from_ref(&target)).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, ADMIN, &target.id.to_string(), &key()).await;
-
     let d = Denial::rollback("MUTATIONS_DISABLED", AS_ADMIN, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, ADMIN, &target.id.to_string(), &key()), d).await;
 }
 
 #[tokio::test]
@@ -333,12 +309,8 @@ async fn with_the_kill_switch_on_a_cancel_is_refused_as_mutations_disabled() {
     target.state = DeploymentState::Active;
     target.outcome = None;
     seed::insert(&app, std::slice::from_ref(&target)).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &target.id.to_string(), &key()).await;
-
     let d = Denial::of("DEPLOY_CANCEL", "MUTATIONS_DISABLED", AS_OWNER, Some(("ledger", "staging")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &target.id.to_string(), &key()), d).await;
 }
 
 const SET_KILL_SWITCH: &str = "mutation($on: Boolean!, $key: String!) {
@@ -356,12 +328,8 @@ async fn set_kill_switch(app: &TestApp, on: bool) {
 async fn the_kill_switch_turned_on_at_runtime_refuses_the_next_deploy_even_from_an_admin() {
     let (gate, app) = demo_app().await;
     set_kill_switch(&app, true).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
     let d = Denial::deploy("MUTATIONS_DISABLED", AS_ADMIN, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()), d).await;
     set_kill_switch(&app, false).await;
     let after = deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(after.ok()["deploy"]["state"], "ACTIVE", "turning the switch off unblocks deploys at once");
@@ -373,12 +341,8 @@ async fn the_kill_switch_is_checked_before_a_replay_is_answered() {
     let reused = key();
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await.ok();
     set_kill_switch(&app, true).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await;
-
     let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused), d).await;
 }
 
 #[tokio::test]
@@ -405,12 +369,8 @@ async fn a_blank_change_summary_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let mut blank = intent("payments-api", "1.0.0", "sandbox");
     blank["changeSummary"] = json!(" \t  ");
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, blank, &key()).await;
-
     let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, blank, &key()), d).await;
 }
 
 #[tokio::test]
@@ -418,12 +378,8 @@ async fn a_change_summary_of_241_characters_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let mut long = intent("payments-api", "1.0.0", "sandbox");
     long["changeSummary"] = json!("x".repeat(241));
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, long, &key()).await;
-
     let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, long, &key()), d).await;
 }
 
 #[tokio::test]
@@ -445,34 +401,34 @@ async fn a_rollback_with_a_241_character_change_summary_is_an_invalid_request() 
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = app.admin(ROLLBACK, json!({ "id": target, "summary": "y".repeat(241), "key": key() })).await;
-
     let d = Denial::rollback("INVALID_REQUEST", AS_ADMIN, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(
+        &app,
+        &gate,
+        app.admin(ROLLBACK, json!({ "id": target, "summary": "y".repeat(241), "key": key() })),
+        d,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_empty_idempotency_key_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "").await;
-
     let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), ""), d).await;
 }
 
 #[tokio::test]
 async fn an_idempotency_key_of_129_characters_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &"k".repeat(129)).await;
-
     let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(
+        &app,
+        &gate,
+        deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &"k".repeat(129)),
+        d,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -488,12 +444,9 @@ async fn an_idempotency_key_of_128_characters_is_accepted() {
 #[tokio::test]
 async fn an_idempotency_key_with_a_non_printable_character_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "retry\u{7}1").await;
-
     let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "retry\u{7}1"), d)
+        .await;
 }
 
 #[tokio::test]
@@ -501,24 +454,16 @@ async fn a_rollback_with_a_non_printable_idempotency_key_is_an_invalid_request()
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &target, "line\nbreak").await;
-
     let d = Denial::rollback("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &target, "line\nbreak"), d).await;
 }
 
 #[tokio::test]
 async fn a_cancel_with_an_idempotency_key_of_129_characters_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let target = in_flight(&app, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &target, &"c".repeat(129)).await;
-
     let d = Denial::of("DEPLOY_CANCEL", "INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &target, &"c".repeat(129)), d).await;
 }
 
 #[tokio::test]
@@ -540,12 +485,9 @@ async fn a_malformed_service_name_is_an_invalid_request() {
 async fn an_owner_who_is_not_a_member_of_the_group_may_not_deploy_its_services() {
     let gate = FakeGate::start().await;
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OUTSIDER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
     let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OUTSIDER, intent("payments-api", "1.0.0", "sandbox"), &key()), d)
+        .await;
 }
 
 #[tokio::test]
@@ -554,12 +496,8 @@ async fn an_owner_who_is_not_a_member_of_the_group_may_not_roll_back_its_deploym
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
     deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "staging").await;
     let target = deployed_and_succeeded(&app, &gate, "checkout-web", "1.1.0", "staging").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OUTSIDER, &target, &key()).await;
-
     let d = Denial::rollback("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("checkout-web", "staging")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OUTSIDER, &target, &key()), d).await;
 }
 
 // --- step 8: compatibility --------------------------------------------------------
@@ -574,12 +512,8 @@ async fn a_rollback_cannot_itself_be_rolled_back() {
     let restore = rollback(&app, OWNER, &target, &key()).await;
     let restore_id = id_of(&restore.ok()["rollback"]);
     finish(&app, &gate, &restore_id).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &restore_id, &key()).await;
-
     let d = Denial::rollback("ROLLBACK_OF_ROLLBACK", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &restore_id, &key()), d).await;
 }
 
 #[tokio::test]
@@ -587,12 +521,8 @@ async fn a_deployment_still_in_flight_is_not_a_current_rollback_target() {
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let running = in_flight(&app, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &running, &key()).await;
-
     let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &running, &key()), d).await;
 }
 
 #[tokio::test]
@@ -602,12 +532,8 @@ async fn a_failure_older_than_the_running_deployment_is_not_a_current_rollback_t
     gate.fail_execution(&execution_of(&app, &failed).await, &["Health check failed"]);
     wait_for_state(&app, &failed, "FAILED").await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &failed, &key()).await;
-
     let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &failed, &key()), d).await;
 }
 
 #[tokio::test]
@@ -615,24 +541,16 @@ async fn a_superseded_deployment_is_not_a_current_rollback_target() {
     let (gate, app) = demo_app().await;
     let old = deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &old, &key()).await;
-
     let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &old, &key()), d).await;
 }
 
 #[tokio::test]
 async fn rolling_back_the_first_success_has_no_prior_version_to_restore() {
     let (gate, app) = demo_app().await;
     let only = deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &only, &key()).await;
-
     let d = Denial::rollback("NO_PRIOR_SUCCESSFUL_VERSION", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &only, &key()), d).await;
 }
 
 // --- steps 10 and 11: quota and concurrency ----------------------------------------
@@ -641,12 +559,8 @@ async fn rolling_back_the_first_success_has_no_prior_version_to_restore() {
 async fn a_deploy_over_the_daily_quota_is_refused() {
     let (gate, app) = test_app(Limits { deploy_quota: 1, ..Limits::default() }).await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()).await;
-
     let d = Denial::deploy("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -657,24 +571,16 @@ async fn a_rollback_over_the_daily_rollback_quota_is_refused() {
     let first_rollback = rollback(&app, OWNER, &first_target, &key()).await;
     finish(&app, &gate, &id_of(&first_rollback.ok()["rollback"])).await;
     let second_target = deployed_and_succeeded(&app, &gate, "payments-api", "1.2.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &second_target, &key()).await;
-
     let d = Denial::rollback("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &second_target, &key()), d).await;
 }
 
 #[tokio::test]
 async fn a_deploy_beyond_the_concurrency_limit_is_refused() {
     let (gate, app) = demo_app().await;
     in_flight(&app, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()).await;
-
     let d = Denial::deploy("CONCURRENCY_LIMIT_REACHED", AS_OWNER, Some(("ledger", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -683,12 +589,8 @@ async fn a_rollback_needs_a_free_concurrency_slot() {
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
     in_flight(&app, "ledger", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &target, &key()).await;
-
     let d = Denial::rollback("CONCURRENCY_LIMIT_REACHED", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &target, &key()), d).await;
 }
 
 // --- idempotency, cancel and unknown ids --------------------------------------------
@@ -698,57 +600,37 @@ async fn a_key_reused_with_a_different_intent_is_an_idempotency_conflict() {
     let (gate, app) = demo_app().await;
     let reused = key();
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await.ok();
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging"), &reused).await;
-
     let d = Denial::deploy("IDEMPOTENCY_CONFLICT", AS_OWNER, Some(("payments-api", "staging")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging"), &reused), d).await;
 }
 
 #[tokio::test]
 async fn a_finished_deployment_is_not_cancelable() {
     let (gate, app) = demo_app().await;
     let done = deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &done, &key()).await;
-
     let d = Denial::of("DEPLOY_CANCEL", "DEPLOYMENT_NOT_CANCELABLE", AS_OWNER, Some(("checkout-web", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &done, &key()), d).await;
 }
 
 #[tokio::test]
 async fn rolling_back_an_unknown_deployment_is_not_found() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &uuid::Uuid::new_v4().to_string(), &key()).await;
-
     let d = Denial::of("ROLLBACK_SUBMIT", "NOT_FOUND", AS_OWNER, None);
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &uuid::Uuid::new_v4().to_string(), &key()), d).await;
 }
 
 #[tokio::test]
 async fn canceling_an_unknown_deployment_is_not_found() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, ADMIN, &uuid::Uuid::new_v4().to_string(), &key()).await;
-
     let d = Denial::of("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, cancel(&app, ADMIN, &uuid::Uuid::new_v4().to_string(), &key()), d).await;
 }
 
 #[tokio::test]
 async fn canceling_a_malformed_deployment_id_is_not_found() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, ADMIN, "not-a-deployment-id", &key()).await;
-
     let d = Denial::of("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, cancel(&app, ADMIN, "not-a-deployment-id", &key()), d).await;
 }
 
 // --- order -----------------------------------------------------------------------
@@ -823,12 +705,8 @@ async fn a_reused_key_with_an_invalid_intent_reports_the_conflict_before_the_inp
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await.ok();
     let mut bad = intent("payments-api", "1.0", "sandbox");
     bad["changeSummary"] = json!("");
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, bad, &reused).await;
-
     let d = Denial::deploy("IDEMPOTENCY_CONFLICT", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, bad, &reused), d).await;
 }
 
 #[tokio::test]

@@ -72,17 +72,17 @@ pub struct Denial<'a> {
     pub environment: Option<&'a str>,
 }
 
-/// Cancels `id` as the caller holding `token` and asserts the refusal
-/// `denial` (`Snapshot::assert_refused`); returns its audit event.
-pub async fn assert_cancel_refused(
+/// Takes a `Snapshot`, then runs `act` (a mutation's future, which does
+/// nothing until awaited) and asserts the refusal `denial`
+/// (`Snapshot::assert_refused`); returns its audit event.
+pub async fn assert_act_refused(
     app: &TestApp,
     gate: &FakeGate,
-    token: &str,
-    id: &str,
+    act: impl std::future::Future<Output = GqlResponse>,
     denial: Denial<'_>,
 ) -> AuditEvent {
     let before = Snapshot::take(app, gate).await;
-    let response = super::graphql::cancel(app, token, id, &super::graphql::key()).await;
+    let response = act.await;
     before.assert_refused(app, gate, &response, denial).await
 }
 
