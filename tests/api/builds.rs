@@ -13,7 +13,10 @@ use dxcp::domain::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::harness::{storage::audit_events, GqlResponse, TestApp, ADMIN, CI, OWNER};
+use crate::harness::{
+    storage::{audit_events, stored_build},
+    GqlResponse, TestApp, ADMIN, CI, OWNER,
+};
 
 const BUILD_FIELDS: &str = "service version artifactRef sha256 sizeBytes contentType gitSha gitBranch \
     ciProvider ciRunId builtAt repo registeredAt registeredBy";
@@ -90,10 +93,6 @@ fn assert_refused(response: &GqlResponse, code: &str, what: &str) {
 
 async fn build_register_events(app: &TestApp) -> Vec<AuditEvent> {
     audit_events(app).await.into_iter().filter(|e| e.event_type == "BUILD_REGISTER").collect()
-}
-
-async fn stored_build(app: &TestApp, service: &str, version: &str) -> Option<dxcp::domain::catalog::Build> {
-    app.services.store().build(service, version).await.expect("store read")
 }
 
 /// Asserts that exactly one DENIED BUILD_REGISTER event of `actor` carries

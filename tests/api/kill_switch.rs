@@ -95,8 +95,8 @@ async fn with_the_kill_switch_on_every_mutation_is_refused_with_mutations_disabl
     assert_disabled(&app, &before, &response, "updateSystemSettings", "SETTINGS_UPDATE").await;
 
     assert_eq!(storage::records(&app).await.len(), records_before, "no deployment record was written");
-    assert!(app.services.store().build("payments-api", "9.9.9").await.expect("store read").is_none(), "no build");
-    let record = app.services.store().deployment(id.parse().expect("uuid")).await.expect("read").expect("record");
+    assert!(storage::stored_build(&app, "payments-api", "9.9.9").await.is_none(), "no build");
+    let record = storage::stored(&app, &id).await;
     assert!(!record.state.is_terminal(), "the running deployment was not canceled: {:?}", record.state);
     assert_no_admin_change(&app).await;
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::harness::{
     graphql::{deploy, intent, key},
-    storage::{audit_events, records},
+    storage::{audit_events, records, stored_settings},
     GqlResponse, TestApp, ADMIN, OBSERVER, OWNER,
 };
 
@@ -241,7 +241,7 @@ async fn the_rate_limit_is_checked_before_the_role_on_every_mutation() {
 
         assert_mutation_limited(&response, mutation);
     }
-    let settings = app.services.store().settings().await.expect("settings");
+    let settings = stored_settings(&app).await;
     assert_eq!(settings.read_rpm, 3, "no refused mutation ran");
     let refusals: Vec<String> = audit_events(&app).await.iter().map(|e| e.summary.clone()).collect();
     assert_eq!(refusals.iter().filter(|s| s.contains("ROLE_FORBIDDEN")).count(), 2, "{refusals:#?}");

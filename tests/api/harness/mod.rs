@@ -1,5 +1,16 @@
 //! `TestApp`: the real server (`Application::build`) on 127.0.0.1:0 with a
 //! fresh database, plus per-role GraphQL clients.
+//!
+//! The harness, one place per concern:
+//! - `graphql`: documents and one call per deployment operation (deploy,
+//!   rollback, cancel, reads, preflights), intents, idempotency keys, polls,
+//!   the audit log and connection pages as the API serves them;
+//! - `admin`: the administrative mutations, their inputs and readers;
+//! - `storage`: the ONE way a test reads storage directly (what a refusal did
+//!   not write, engine execution ids, reads that must not touch a rate limit);
+//! - `catalog`: test catalogues; `seed`: history written straight to storage;
+//! - `fake_gate`: a fake Spinnaker Gate; `ws`: a WebSocket client; `db`: the
+//!   per-test database.
 
 pub mod admin;
 pub mod catalog;

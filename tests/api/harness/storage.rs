@@ -24,6 +24,16 @@ pub async fn stored(app: &TestApp, id: &str) -> DeploymentRecord {
     app.services.store().deployment(uuid).await.expect("store read").expect("the record exists")
 }
 
+/// The stored build `service@version`, if any.
+pub async fn stored_build(app: &TestApp, service: &str, version: &str) -> Option<dxcp::domain::catalog::Build> {
+    app.services.store().build(service, version).await.expect("store read")
+}
+
+/// The stored system settings.
+pub async fn stored_settings(app: &TestApp) -> dxcp::domain::catalog::SystemSettings {
+    app.services.store().settings().await.expect("settings")
+}
+
 /// The Gate execution id of a deployment.
 pub async fn execution_of(app: &TestApp, id: &str) -> String {
     stored(app, id).await.engine_execution_id.unwrap_or_else(|| panic!("deployment {id} has an execution"))
