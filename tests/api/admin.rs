@@ -4,487 +4,18 @@
 //! audited field by field, takes effect at once, and is idempotent.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-use crate::harness::{GqlResponse, TestApp, ADMIN, CI, OBSERVER, OWNER};
-
-pub(crate) const GROUP_FIELDS: &str = "id name description owner members services allowedRecipes \
-    allowedEnvironments defaultRecipeId guardrails { maxConcurrentDeployments dailyDeployQuota dailyRollbackQuota } \
-    createdAt createdBy updatedAt updatedBy lastChangeReason";
-pub(crate) const RECIPE_FIELDS: &str = "id name description status revision effectiveBehaviorSummary \
-    spinnakerApplication deployPipeline rollbackPipeline createdAt createdBy updatedAt updatedBy lastChangeReason";
-pub(crate) const SERVICE_FIELDS: &str = "name description deliveryGroupId compatibleRecipes";
-pub(crate) const ENVIRONMENT_FIELDS: &str = "name displayName type promotionOrder enabled";
-pub(crate) const SETTINGS_FIELDS: &str = "mutationsDisabled readRpm mutateRpm dailyBuildRegisterQuota ciPublishers";
-
-/// A catalogue for these tests:
-/// - `payments` (services ledger and payments-api; recipes standard and
-///   canary; sandbox and staging; guardrails 1/25/10; member `owner`);
-/// - `storefront` (checkout-web; standard; sandbox; member `owner`);
-/// - recipe `spare`, allowed by no group; service `loose`, in no group;
-/// - a build 1.0.0 of every service and 1.1.0 of payments-api.
-pub(crate) fn admin_catalog() -> String {
-    let mut toml = String::from(
-        r#"
-ci_publishers = ["ci"]
-
-[[environments]]
-name = "sandbox"
-display_name = "Sandbox"
-type = "NON_PROD"
-promotion_order = 1
-enabled = true
-
-[[environments]]
-name = "staging"
-display_name = "Staging"
-type = "NON_PROD"
-promotion_order = 2
-enabled = true
-
-[[recipes]]
-id = "standard"
-name = "Standard"
-description = "Single pass"
-effective_behavior_summary = "Deploys the version in one pass."
-spinnaker_application = "test-app"
-deploy_pipeline = "deploy-standard"
-rollback_pipeline = "rollback-standard"
-
-[[recipes]]
-id = "canary"
-name = "Canary"
-effective_behavior_summary = "Canary, then full rollout."
-spinnaker_application = "test-app"
-deploy_pipeline = "deploy-canary"
-rollback_pipeline = "rollback-canary"
-
-[[recipes]]
-id = "spare"
-name = "Spare"
-effective_behavior_summary = "Allowed by no group."
-spinnaker_application = "spare-app"
-deploy_pipeline = "deploy-spare"
-rollback_pipeline = "rollback-spare"
-
-[[delivery_groups]]
-id = "payments"
-name = "Payments"
-description = "Card payments"
-owner = "team-payments"
-members = ["owner"]
-services = ["ledger", "payments-api"]
-allowed_recipes = ["standard", "canary"]
-allowed_environments = ["sandbox", "staging"]
-default_recipe_id = "standard"
-guardrails = { max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }
-
-[[delivery_groups]]
-id = "storefront"
-name = "Storefront"
-members = ["owner"]
-services = ["checkout-web"]
-allowed_recipes = ["standard"]
-allowed_environments = ["sandbox"]
-default_recipe_id = "standard"
-guardrails = { max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }
-
-[[services]]
-name = "payments-api"
-
-[[services]]
-name = "ledger"
-compatible_recipes = ["standard"]
-
-[[services]]
-name = "checkout-web"
-
-[[services]]
-name = "loose"
-"#,
-    );
-    let builds = [
-        ("payments-api", "1.0.0"),
-        ("payments-api", "1.1.0"),
-        ("ledger", "1.0.0"),
-        ("checkout-web", "1.0.0"),
-        ("loose", "1.0.0"),
-    ];
-    for (n, (service, version)) in builds.iter().enumerate() {
-        write!(
-            toml,
-            r#"
-[[builds]]
-service = "{service}"
-version = "{version}"
-artifact_ref = "s3://test-artifacts/{service}/{version}.zip"
-sha256 = "{id:064x}"
-size_bytes = 1024
-content_type = "application/zip"
-git_sha = "{id:040x}"
-git_branch = "main"
-ci_provider = "github"
-ci_run_id = "{n}"
-built_at = "2026-01-01T00:00:00Z"
-"#,
-            id = n + 1,
-        )
-        .expect("write to a string");
-    }
-    toml
-}
-
-pub(crate) async fn spawn() -> TestApp {
-    TestApp::builder().catalog(&admin_catalog()).spawn().await
-}
-
-pub(crate) fn key() -> String {
-    format!("admin-{}", Uuid::new_v4())
-}
-
-/// The document of one admin mutation, selecting every field of its answer.
-pub(crate) fn document(mutation: &str) -> String {
-    let (argument, fields) = match mutation {
-        "createDeliveryGroup" | "updateDeliveryGroup" => ("$input: DeliveryGroupInput!", GROUP_FIELDS),
-        "createRecipe" | "updateRecipe" => ("$input: RecipeInput!", RECIPE_FIELDS),
-        "deprecateRecipe" => ("$id: ID!", RECIPE_FIELDS),
-        "upsertService" => ("$input: ServiceInput!", SERVICE_FIELDS),
-        "upsertEnvironment" => ("$input: EnvironmentInput!", ENVIRONMENT_FIELDS),
-        "updateSystemSettings" => ("$input: SystemSettingsInput!", SETTINGS_FIELDS),
-        other => panic!("{other} is not an admin mutation"),
-    };
-    let passed = if mutation == "deprecateRecipe" { "id: $id" } else { "input: $input" };
-    format!(
-        "mutation({argument}, $reason: String, $key: String!) {{
-            {mutation}({passed}, changeReason: $reason, idempotencyKey: $key) {{ {fields} }}
-        }}"
-    )
-}
-
-/// Runs one admin mutation as the caller holding `token`; `argument` is its
-/// `input` (or the recipe id of `deprecateRecipe`).
-pub(crate) async fn call(
-    app: &TestApp,
-    token: &str,
-    mutation: &str,
-    argument: Value,
-    reason: Option<&str>,
-    key: &str,
-) -> GqlResponse {
-    let name = if mutation == "deprecateRecipe" { "id" } else { "input" };
-    let mut variables = json!({ "reason": reason, "key": key });
-    variables[name] = argument;
-    app.gql_as(Some(token), &document(mutation), variables).await
-}
-
-/// The entity a successful mutation answered with.
-pub(crate) fn answer(response: &GqlResponse, mutation: &str) -> Value {
-    let value = response.ok()[mutation].clone();
-    assert!(value.is_object(), "{mutation} answered nothing: {}", response.body);
-    value
-}
-
-/// Asserts a refusal: `code` as the first error and a null field.
-pub(crate) fn assert_refused(response: &GqlResponse, mutation: &str, code: &str, what: &str) {
-    assert_eq!(response.first_code().as_deref(), Some(code), "{what}: {}", response.body);
-    let data = response.data();
-    assert!(data.is_null() || data[mutation].is_null(), "{what}: the field is null: {}", response.body);
-}
-
-/// Every audit event (newest first) as the API serves it, changes included.
-pub(crate) async fn audit_log(app: &TestApp) -> Vec<Value> {
-    let response = app
-        .admin(
-            "query { auditEvents(first: 100) {
-                nodes { id eventType actorId actorRole targetType targetId outcome summary
-                        deliveryGroupId serviceName environment requestId
-                        changes { field oldValue newValue } }
-                pageInfo { hasNextPage }
-            } }",
-            json!({}),
-        )
-        .await;
-    let connection = &response.ok()["auditEvents"];
-    assert_eq!(connection["pageInfo"]["hasNextPage"], false, "more audit events than this test expects");
-    connection["nodes"].as_array().expect("audit nodes").clone()
-}
-
-/// Audit events written after `before` was read.
-pub(crate) async fn new_events(app: &TestApp, before: &[Value]) -> Vec<Value> {
-    let known: Vec<&Value> = before.iter().map(|e| &e["id"]).collect();
-    audit_log(app).await.into_iter().filter(|e| !known.contains(&&e["id"])).collect()
-}
-
-/// The one event written after `before`.
-async fn one_new_event(app: &TestApp, before: &[Value], what: &str) -> Value {
-    let events = new_events(app, before).await;
-    assert_eq!(events.len(), 1, "{what}: exactly one audit event: {events:#?}");
-    events.into_iter().next().expect("one event")
-}
-
-/// Asserts a DENIED event of `actor` with `code` in its summary.
-fn assert_denied(event: &Value, event_type: &str, target_type: &str, actor: &str, code: &str) {
-    assert_eq!(event["eventType"], event_type, "{event}");
-    assert_eq!(event["targetType"], target_type, "{event}");
-    assert_eq!(event["outcome"], "DENIED", "{event}");
-    assert_eq!(event["actorId"], actor, "{event}");
-    let summary = event["summary"].as_str().expect("summary");
-    assert!(summary.contains(code), "the summary names {code}: {summary}");
-}
-
-/// The changes of an event by field; panics when a field is listed twice.
-fn changes(event: &Value) -> BTreeMap<String, (Value, Value)> {
-    let mut by_field = BTreeMap::new();
-    for change in event["changes"].as_array().expect("changes") {
-        let field = change["field"].as_str().expect("field").to_owned();
-        let previous = by_field.insert(field.clone(), (change["oldValue"].clone(), change["newValue"].clone()));
-        assert!(previous.is_none(), "{field} is listed twice: {event}");
-    }
-    by_field
-}
-
-fn changed_fields(event: &Value) -> Vec<String> {
-    changes(event).into_keys().collect()
-}
-
-fn instant(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp")).expect("RFC 3339").with_timezone(&Utc)
-}
-
-/// The payments group as the catalogue has it, with `max_concurrent`.
-pub(crate) fn payments_input(max_concurrent: i32) -> Value {
-    json!({
-        "id": "payments",
-        "name": "Payments",
-        "description": "Card payments",
-        "owner": "team-payments",
-        "members": ["owner"],
-        "services": ["ledger", "payments-api"],
-        "allowedRecipes": ["standard", "canary"],
-        "allowedEnvironments": ["sandbox", "staging"],
-        "defaultRecipeId": "standard",
-        "guardrails": { "maxConcurrentDeployments": max_concurrent, "dailyDeployQuota": 25, "dailyRollbackQuota": 10 },
-    })
-}
-
-/// The storefront group as the catalogue has it, with `services`.
-fn storefront_input(services: &[&str]) -> Value {
-    json!({
-        "id": "storefront",
-        "name": "Storefront",
-        "members": ["owner"],
-        "services": services,
-        "allowedRecipes": ["standard"],
-        "allowedEnvironments": ["sandbox"],
-        "defaultRecipeId": "standard",
-        "guardrails": { "maxConcurrentDeployments": 1, "dailyDeployQuota": 25, "dailyRollbackQuota": 10 },
-    })
-}
-
-/// A new group `platform` holding the groupless service `loose`.
-pub(crate) fn platform_input() -> Value {
-    json!({
-        "id": "platform",
-        "name": "Platform",
-        "description": "Internal platform",
-        "owner": "team-platform",
-        "members": ["owner"],
-        "services": ["loose"],
-        "allowedRecipes": ["standard"],
-        "allowedEnvironments": ["sandbox"],
-        "defaultRecipeId": "standard",
-        "guardrails": { "maxConcurrentDeployments": 2, "dailyDeployQuota": 30, "dailyRollbackQuota": 5 },
-    })
-}
-
-pub(crate) fn recipe_input(id: &str) -> Value {
-    json!({
-        "id": id,
-        "name": "Fresh",
-        "description": "A new pattern",
-        "effectiveBehaviorSummary": "Deploys in two waves.",
-        "spinnakerApplication": "fresh-app",
-        "deployPipeline": "deploy-fresh",
-        "rollbackPipeline": "rollback-fresh",
-    })
-}
-
-/// The standard recipe as the catalogue has it.
-pub(crate) fn standard_input() -> Value {
-    json!({
-        "id": "standard",
-        "name": "Standard",
-        "description": "Single pass",
-        "effectiveBehaviorSummary": "Deploys the version in one pass.",
-        "spinnakerApplication": "test-app",
-        "deployPipeline": "deploy-standard",
-        "rollbackPipeline": "rollback-standard",
-    })
-}
-
-fn spare_input() -> Value {
-    json!({
-        "id": "spare",
-        "name": "Spare",
-        "effectiveBehaviorSummary": "Allowed by no group.",
-        "spinnakerApplication": "spare-app",
-        "deployPipeline": "deploy-spare",
-        "rollbackPipeline": "rollback-spare",
-    })
-}
-
-fn with(mut value: Value, field: &str, new: Value) -> Value {
-    value[field] = new;
-    value
-}
-
-async fn group(app: &TestApp, id: &str) -> Value {
-    let response = app
-        .admin(&format!("query($id: ID!) {{ deliveryGroup(id: $id) {{ {GROUP_FIELDS} }} }}"), json!({ "id": id }))
-        .await;
-    response.body["data"]["deliveryGroup"].clone()
-}
-
-async fn recipe(app: &TestApp, id: &str) -> Value {
-    let response =
-        app.admin(&format!("query($id: ID!) {{ recipe(id: $id) {{ {RECIPE_FIELDS} }} }}"), json!({ "id": id })).await;
-    response.body["data"]["recipe"].clone()
-}
-
-async fn service(app: &TestApp, name: &str) -> Value {
-    let response = app
-        .admin(
-            &format!("query($name: String!) {{ service(name: $name) {{ {SERVICE_FIELDS} }} }}"),
-            json!({ "name": name }),
-        )
-        .await;
-    response.body["data"]["service"].clone()
-}
-
-async fn environment(app: &TestApp, name: &str) -> Value {
-    let response = app.admin(&format!("query {{ environments {{ {ENVIRONMENT_FIELDS} }} }}"), json!({})).await;
-    let all = response.ok()["environments"].as_array().expect("environments").clone();
-    all.into_iter().find(|e| e["name"] == name).unwrap_or(Value::Null)
-}
-
-async fn settings(app: &TestApp) -> Value {
-    app.admin(&format!("query {{ systemSettings {{ {SETTINGS_FIELDS} }} }}"), json!({})).await.ok()["systemSettings"]
-        .clone()
-}
-
-async fn deploy(app: &TestApp, token: &str, intent: Value) -> GqlResponse {
-    app.gql_as(
-        Some(token),
-        "mutation($intent: DeploymentIntentInput!, $key: String!) {
-            deploy(intent: $intent, idempotencyKey: $key) { id state service environment recipeId deliveryGroupId }
-        }",
-        json!({ "intent": intent, "key": key() }),
-    )
-    .await
-}
-
-fn intent(service: &str, version: &str, environment: &str) -> Value {
-    json!({
-        "service": service,
-        "version": version,
-        "environment": environment,
-        "changeSummary": format!("ship {service} {version} to {environment}"),
-    })
-}
+use crate::harness::{
+    admin::*,
+    catalog::admin_catalog,
+    graphql::{deploy, intent, key},
+    TestApp, ADMIN, CI, OBSERVER, OWNER,
+};
 
 // ---------------------------------------------------------------------------
 // Roles
-
-/// One admin mutation with an input an admin could apply, and what its
-/// audit event says.
-pub(crate) struct AdminCase {
-    pub mutation: &'static str,
-    pub argument: Value,
-    pub event_type: &'static str,
-    pub target_type: &'static str,
-    pub target_id: &'static str,
-}
-
-/// Every admin mutation, each with an input that would succeed for an admin
-/// on `admin_catalog()`.
-pub(crate) fn every_admin_mutation() -> Vec<AdminCase> {
-    vec![
-        AdminCase {
-            mutation: "createDeliveryGroup",
-            argument: platform_input(),
-            event_type: "ADMIN_CREATE",
-            target_type: "DELIVERY_GROUP",
-            target_id: "platform",
-        },
-        AdminCase {
-            mutation: "updateDeliveryGroup",
-            argument: payments_input(2),
-            event_type: "ADMIN_UPDATE",
-            target_type: "DELIVERY_GROUP",
-            target_id: "payments",
-        },
-        AdminCase {
-            mutation: "createRecipe",
-            argument: recipe_input("fresh"),
-            event_type: "ADMIN_CREATE",
-            target_type: "RECIPE",
-            target_id: "fresh",
-        },
-        AdminCase {
-            mutation: "updateRecipe",
-            argument: with(standard_input(), "name", json!("Standard v2")),
-            event_type: "ADMIN_UPDATE",
-            target_type: "RECIPE",
-            target_id: "standard",
-        },
-        AdminCase {
-            mutation: "deprecateRecipe",
-            argument: json!("canary"),
-            event_type: "ADMIN_UPDATE",
-            target_type: "RECIPE",
-            target_id: "canary",
-        },
-        AdminCase {
-            mutation: "upsertService",
-            argument: json!({ "name": "new-svc", "description": "A new service" }),
-            event_type: "ADMIN_CREATE",
-            target_type: "SERVICE",
-            target_id: "new-svc",
-        },
-        AdminCase {
-            mutation: "upsertEnvironment",
-            argument: json!({ "name": "prod", "displayName": "Production", "type": "PROD", "enabled": true }),
-            event_type: "ADMIN_CREATE",
-            target_type: "ENVIRONMENT",
-            target_id: "prod",
-        },
-        AdminCase {
-            mutation: "updateSystemSettings",
-            argument: json!({ "readRpm": 900 }),
-            event_type: "SETTINGS_UPDATE",
-            target_type: "SETTINGS",
-            target_id: "",
-        },
-    ]
-}
-
-/// Asserts that none of `every_admin_mutation()` took effect.
-pub(crate) async fn assert_no_admin_change(app: &TestApp) {
-    assert!(group(app, "platform").await.is_null(), "no group was created");
-    assert_eq!(group(app, "payments").await["guardrails"]["maxConcurrentDeployments"], 1, "payments is unchanged");
-    assert!(recipe(app, "fresh").await.is_null(), "no recipe was created");
-    let standard = recipe(app, "standard").await;
-    assert_eq!((&standard["name"], &standard["revision"]), (&json!("Standard"), &json!(1)), "standard is unchanged");
-    let canary = recipe(app, "canary").await;
-    assert_eq!((&canary["status"], &canary["revision"]), (&json!("ACTIVE"), &json!(1)), "canary is unchanged");
-    assert!(service(app, "new-svc").await.is_null(), "no service was created");
-    assert!(environment(app, "prod").await.is_null(), "no environment was created");
-    assert_eq!(settings(app).await["readRpm"], 600, "settings are unchanged");
-}
 
 #[tokio::test]
 async fn every_admin_mutation_is_forbidden_to_owners_observers_and_ci_publishers_and_each_refusal_is_audited() {
@@ -595,11 +126,11 @@ async fn create_delivery_group_creates_the_group_places_its_services_and_audits_
 #[tokio::test]
 async fn a_new_group_is_usable_at_once_by_its_members() {
     let app = spawn().await;
-    let refused = deploy(&app, OWNER, intent("loose", "1.0.0", "sandbox")).await;
+    let refused = deploy(&app, OWNER, intent("loose", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(refused.first_code().as_deref(), Some("SERVICE_NOT_IN_DELIVERY_GROUP"), "{}", refused.body);
     answer(&call(&app, ADMIN, "createDeliveryGroup", platform_input(), None, &key()).await, "createDeliveryGroup");
 
-    let response = deploy(&app, OWNER, intent("loose", "1.0.0", "sandbox")).await;
+    let response = deploy(&app, OWNER, intent("loose", "1.0.0", "sandbox"), &key()).await;
 
     let record = &response.ok()["deploy"];
     assert_eq!(record["deliveryGroupId"], "platform", "{}", response.body);
@@ -720,20 +251,20 @@ async fn a_service_moves_between_groups_by_leaving_one_and_joining_the_other() {
     assert_eq!(answer(&joined, "updateDeliveryGroup")["services"], json!(["checkout-web", "ledger"]));
     assert_eq!(service(&app, "ledger").await["deliveryGroupId"], "storefront");
     assert_eq!(group(&app, "payments").await["services"], json!(["payments-api"]));
-    let response = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox")).await;
+    let response = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(response.ok()["deploy"]["deliveryGroupId"], "storefront", "deploys follow the move at once");
 }
 
 #[tokio::test]
 async fn raising_max_concurrent_deployments_lets_a_second_concurrent_deploy_in_at_once() {
     let app = TestApp::builder().catalog(&admin_catalog()).env("DXCP_SIMULATED_DURATION_MS", "120000").spawn().await;
-    let first = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let first = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert!(first.ok()["deploy"]["id"].is_string(), "{}", first.body);
-    let refused = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox")).await;
+    let refused = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(refused.first_code().as_deref(), Some("CONCURRENCY_LIMIT_REACHED"), "{}", refused.body);
 
     answer(&call(&app, ADMIN, "updateDeliveryGroup", payments_input(2), None, &key()).await, "updateDeliveryGroup");
-    let second = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox")).await;
+    let second = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()).await;
 
     let record = &second.ok()["deploy"];
     assert!(record["id"].is_string(), "{}", second.body);
@@ -764,13 +295,7 @@ async fn delivery_group_validation_errors_are_invalid_request_audited_and_change
     ];
 
     for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "createDeliveryGroup", input.clone(), None, &key()).await;
-
-        assert_refused(&response, "createDeliveryGroup", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "DELIVERY_GROUP", "admin", "INVALID_REQUEST");
+        let event = assert_invalid_create(&app, "createDeliveryGroup", "DELIVERY_GROUP", what, input.clone()).await;
         assert_eq!(event["targetId"], input["id"], "{what}");
         assert!(group(&app, "platform").await.is_null(), "{what}: no group is created");
         assert!(service(&app, "loose").await["deliveryGroupId"].is_null(), "{what}: loose stays groupless");
@@ -803,6 +328,14 @@ async fn updating_an_unknown_delivery_group_is_not_found_and_creates_nothing() {
 
 #[tokio::test]
 async fn create_recipe_starts_active_at_revision_one_and_audits_each_given_field_once() {
+    const RECIPE_INPUT_FIELDS: [&str; 6] = [
+        "name",
+        "description",
+        "effectiveBehaviorSummary",
+        "spinnakerApplication",
+        "deployPipeline",
+        "rollbackPipeline",
+    ];
     let app = spawn().await;
     let before = audit_log(&app).await;
 
@@ -811,14 +344,7 @@ async fn create_recipe_starts_active_at_revision_one_and_audits_each_given_field
     let created = answer(&response, "createRecipe");
     assert_eq!(created["status"], "ACTIVE");
     assert_eq!(created["revision"], 1);
-    for field in [
-        "name",
-        "description",
-        "effectiveBehaviorSummary",
-        "spinnakerApplication",
-        "deployPipeline",
-        "rollbackPipeline",
-    ] {
+    for field in RECIPE_INPUT_FIELDS {
         assert_eq!(created[field], recipe_input("fresh")[field], "{field}");
     }
     assert_eq!(created["createdBy"], "admin");
@@ -830,14 +356,7 @@ async fn create_recipe_starts_active_at_revision_one_and_audits_each_given_field
     assert_eq!(event["targetType"], "RECIPE");
     assert_eq!(event["targetId"], "fresh");
     let listed = changes(&event);
-    for field in [
-        "name",
-        "description",
-        "effectiveBehaviorSummary",
-        "spinnakerApplication",
-        "deployPipeline",
-        "rollbackPipeline",
-    ] {
+    for field in RECIPE_INPUT_FIELDS {
         let (old, new) = listed.get(field).unwrap_or_else(|| panic!("{field} is listed: {event}"));
         assert!(old.is_null(), "{field}: a create has no old value");
         assert_eq!(new, &recipe_input("fresh")[field], "{field}");
@@ -948,9 +467,9 @@ async fn deprecate_recipe_is_a_change_and_a_deprecated_recipe_refuses_new_deploy
     assert_eq!(changes(&event)["status"], (json!("ACTIVE"), json!("DEPRECATED")));
     let mut canary = intent("payments-api", "1.0.0", "sandbox");
     canary["recipeId"] = json!("canary");
-    let refused = deploy(&app, OWNER, canary).await;
+    let refused = deploy(&app, OWNER, canary, &key()).await;
     assert_eq!(refused.first_code().as_deref(), Some("RECIPE_DEPRECATED"), "{}", refused.body);
-    let standard = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let standard = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(standard.ok()["deploy"]["recipeId"], "standard", "other recipes still deploy");
 }
 
@@ -969,13 +488,7 @@ async fn recipe_validation_errors_are_invalid_request_audited_and_change_nothing
     ];
 
     for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "createRecipe", input.clone(), None, &key()).await;
-
-        assert_refused(&response, "createRecipe", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "RECIPE", "admin", "INVALID_REQUEST");
+        assert_invalid_create(&app, "createRecipe", "RECIPE", what, input.clone()).await;
         assert!(recipe(&app, "fresh").await.is_null(), "{what}: nothing is created");
     }
     assert_eq!(recipe(&app, "standard").await["name"], "Standard", "the existing recipe is untouched");
@@ -1054,28 +567,6 @@ async fn upsert_service_keeps_the_group_of_a_grouped_service() {
 }
 
 #[tokio::test]
-async fn service_validation_errors_are_invalid_request_and_audited() {
-    let app = spawn().await;
-    let cases = [
-        ("an invalid name", json!({ "name": "Bad_Name" })),
-        ("an empty name", json!({ "name": "" })),
-        ("an unknown compatible recipe", json!({ "name": "new-svc", "compatibleRecipes": ["ghost"] })),
-        ("a recipe listed twice", json!({ "name": "new-svc", "compatibleRecipes": ["standard", "standard"] })),
-    ];
-
-    for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "upsertService", input, None, &key()).await;
-
-        assert_refused(&response, "upsertService", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "SERVICE", "admin", "INVALID_REQUEST");
-        assert!(service(&app, "new-svc").await.is_null(), "{what}: nothing is created");
-    }
-}
-
-#[tokio::test]
 async fn upsert_environment_creates_then_updates_an_environment_and_audits_each_with_its_changes() {
     let app = spawn().await;
     let before = audit_log(&app).await;
@@ -1112,34 +603,46 @@ async fn disabling_an_environment_refuses_deploys_there_at_once() {
     let disable = json!({ "name": "staging", "displayName": "Staging", "type": "NON_PROD", "promotionOrder": 2, "enabled": false });
 
     let response = call(&app, ADMIN, "upsertEnvironment", disable, Some("freeze"), &key()).await;
-    let refused = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await;
+    let refused = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await;
 
     assert_eq!(answer(&response, "upsertEnvironment")["enabled"], false);
     let event =
         new_events(&app, &before).await.into_iter().find(|e| e["eventType"] == "ADMIN_UPDATE").expect("audited");
     assert_eq!(changes(&event), BTreeMap::from([("enabled".to_owned(), (json!("true"), json!("false")))]));
     assert_eq!(refused.first_code().as_deref(), Some("ENVIRONMENT_DISABLED"), "{}", refused.body);
-    let sandbox = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let sandbox = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert!(sandbox.ok()["deploy"]["id"].is_string(), "other environments still deploy");
 }
 
+/// `upsertService` and `upsertEnvironment` refuse invalid input alike.
 #[tokio::test]
-async fn environment_validation_errors_are_invalid_request_and_audited() {
+async fn service_and_environment_validation_errors_are_invalid_request_and_audited() {
     let app = spawn().await;
     let cases = [
-        ("an invalid name", json!({ "name": "Prod Env", "type": "PROD", "enabled": true })),
-        ("a blank display name", json!({ "name": "prod", "displayName": "  ", "type": "PROD", "enabled": true })),
+        ("upsertService", "an invalid name", json!({ "name": "Bad_Name" })),
+        ("upsertService", "an empty name", json!({ "name": "" })),
+        ("upsertService", "an unknown compatible recipe", json!({ "name": "new-svc", "compatibleRecipes": ["ghost"] })),
+        (
+            "upsertService",
+            "a recipe listed twice",
+            json!({ "name": "new-svc", "compatibleRecipes": ["standard", "standard"] }),
+        ),
+        ("upsertEnvironment", "an invalid name", json!({ "name": "Prod Env", "type": "PROD", "enabled": true })),
+        (
+            "upsertEnvironment",
+            "a blank display name",
+            json!({ "name": "prod", "displayName": "  ", "type": "PROD", "enabled": true }),
+        ),
     ];
 
-    for (what, input) in cases {
-        let before = audit_log(&app).await;
-
-        let response = call(&app, ADMIN, "upsertEnvironment", input, None, &key()).await;
-
-        assert_refused(&response, "upsertEnvironment", "INVALID_REQUEST", what);
-        let event = one_new_event(&app, &before, what).await;
-        assert_denied(&event, "ADMIN_CREATE", "ENVIRONMENT", "admin", "INVALID_REQUEST");
-        assert!(environment(&app, "prod").await.is_null(), "{what}: nothing is created");
+    for (mutation, what, input) in cases {
+        if mutation == "upsertService" {
+            assert_invalid_create(&app, mutation, "SERVICE", what, input).await;
+            assert!(service(&app, "new-svc").await.is_null(), "{what}: nothing is created");
+        } else {
+            assert_invalid_create(&app, mutation, "ENVIRONMENT", what, input).await;
+            assert!(environment(&app, "prod").await.is_null(), "{what}: nothing is created");
+        }
     }
 }
 

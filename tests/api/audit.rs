@@ -9,8 +9,9 @@ use dxcp::domain::{
 use serde_json::{json, Value};
 
 use crate::harness::{
+    graphql::{ids, walk_pages},
     seed::{self, base_time},
-    TestApp, OBSERVER, OWNER,
+    TestApp, ADMIN, OBSERVER, OWNER,
 };
 
 /// Events that share one timestamp with the first of their run.
@@ -70,29 +71,7 @@ const PAGE: &str = "query($filter: AuditEventFilter, $first: Int!, $after: Strin
 
 /// Every page of the audit log as the admin, in the order served.
 async fn walk(app: &TestApp, filter: Value, first: usize) -> Vec<Value> {
-    let mut nodes = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..=(200 / first + 1) {
-        let response = app.admin(PAGE, json!({ "filter": filter, "first": first, "after": after })).await;
-        let connection = &response.ok()["auditEvents"];
-        let edges = connection["edges"].as_array().expect("edges");
-        let node_ids: Vec<&Value> = connection["nodes"].as_array().expect("nodes").iter().map(|n| &n["id"]).collect();
-        assert_eq!(node_ids, edges.iter().map(|e| &e["node"]["id"]).collect::<Vec<_>>());
-        let has_next = connection["pageInfo"]["hasNextPage"].as_bool().expect("hasNextPage");
-        if has_next {
-            assert_eq!(edges.len(), first, "every page but the last is full");
-        }
-        nodes.extend(edges.iter().map(|e| e["node"].clone()));
-        if !has_next {
-            return nodes;
-        }
-        after = Some(connection["pageInfo"]["endCursor"].as_str().expect("endCursor").to_owned());
-    }
-    panic!("hasNextPage never became false");
-}
-
-fn ids(nodes: &[Value]) -> Vec<String> {
-    nodes.iter().map(|n| n["id"].as_str().expect("id").to_owned()).collect()
+    walk_pages(app, ADMIN, (PAGE, "auditEvents"), filter, first, 200).await
 }
 
 #[tokio::test]

@@ -7,14 +7,16 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use dxcp::domain::{
-    catalog::{AuditEvent, AuditFilter, AuditOutcome},
-    page::PageRequest,
+    catalog::{AuditEvent, AuditOutcome},
     Role,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::harness::{GqlResponse, TestApp, ADMIN, CI, OWNER};
+use crate::harness::{
+    storage::{audit_events, stored_build},
+    GqlResponse, TestApp, ADMIN, CI, OWNER,
+};
 
 const BUILD_FIELDS: &str = "service version artifactRef sha256 sizeBytes contentType gitSha gitBranch \
     ciProvider ciRunId builtAt repo registeredAt registeredBy";
@@ -89,30 +91,15 @@ fn assert_refused(response: &GqlResponse, code: &str, what: &str) {
     assert!(response.data().is_null() || response.data()["registerBuild"].is_null(), "{what}: {}", response.body);
 }
 
-async fn audit(app: &TestApp) -> Vec<AuditEvent> {
-    let page = app
-        .services
-        .store()
-        .audit_page(&AuditFilter::default(), &PageRequest::new(100, None))
-        .await
-        .expect("audit page");
-    assert!(!page.has_next_page, "more audit events than this test expects");
-    page.items
-}
-
 async fn build_register_events(app: &TestApp) -> Vec<AuditEvent> {
-    audit(app).await.into_iter().filter(|e| e.event_type == "BUILD_REGISTER").collect()
-}
-
-async fn stored_build(app: &TestApp, service: &str, version: &str) -> Option<dxcp::domain::catalog::Build> {
-    app.services.store().build(service, version).await.expect("store read")
+    audit_events(app).await.into_iter().filter(|e| e.event_type == "BUILD_REGISTER").collect()
 }
 
 /// Asserts that exactly one DENIED BUILD_REGISTER event of `actor` carries
 /// `code` for `service@version`, among the events written after `before`.
 async fn assert_one_denial(app: &TestApp, before: &[AuditEvent], actor: &str, role: Role, code: &str, target: &str) {
     let known: Vec<Uuid> = before.iter().map(|e| e.id).collect();
-    let new: Vec<AuditEvent> = audit(app).await.into_iter().filter(|e| !known.contains(&e.id)).collect();
+    let new: Vec<AuditEvent> = audit_events(app).await.into_iter().filter(|e| !known.contains(&e.id)).collect();
     assert_eq!(new.len(), 1, "one audit event per refusal ({code}): {new:#?}");
     let event = &new[0];
     assert_eq!(event.event_type, "BUILD_REGISTER");
@@ -191,7 +178,7 @@ async fn owners_admins_and_ci_identities_outside_the_allowlist_get_ci_only_and_e
     ];
 
     for (token, actor, role, version) in callers {
-        let before = audit(&app).await;
+        let before = audit_events(&app).await;
 
         let response = register(&app, token, &build_input("payments-api", version), &key()).await;
 
@@ -214,7 +201,7 @@ async fn a_publisher_removed_from_the_allowlist_gets_ci_only_at_once() {
         )
         .await;
     assert_eq!(settings.ok()["updateSystemSettings"]["ciPublishers"], json!([]));
-    let before = audit(&app).await;
+    let before = audit_events(&app).await;
 
     let response = register(&app, CI, &build_input("payments-api", "2.0.1"), &key()).await;
 
@@ -228,7 +215,7 @@ async fn a_malformed_version_is_refused_with_invalid_version_and_audited_denied(
     let app = TestApp::spawn().await;
 
     for version in ["2.0", "v2.0.0", "2.0.0-", "2.0.0+build"] {
-        let before = audit(&app).await;
+        let before = audit_events(&app).await;
         let input = build_input("payments-api", version);
 
         let response = register(&app, CI, &input, &key()).await;
@@ -266,7 +253,7 @@ async fn each_malformed_artifact_fact_is_refused_with_invalid_artifact_and_audit
     ];
 
     for (what, input) in cases {
-        let before = audit(&app).await;
+        let before = audit_events(&app).await;
 
         let response = register(&app, CI, &input, &key()).await;
 
@@ -279,7 +266,7 @@ async fn each_malformed_artifact_fact_is_refused_with_invalid_artifact_and_audit
 #[tokio::test]
 async fn an_unknown_service_is_refused_with_service_not_allowlisted_and_audited_denied() {
     let app = TestApp::spawn().await;
-    let before = audit(&app).await;
+    let before = audit_events(&app).await;
 
     let response = register(&app, CI, &build_input("ghost-service", "1.0.0"), &key()).await;
 
@@ -346,7 +333,7 @@ async fn a_different_sha256_git_sha_or_artifact_ref_for_a_registered_version_is_
     ];
 
     for (field, value) in cases {
-        let before = audit(&app).await;
+        let before = audit_events(&app).await;
 
         let response = register(&app, CI, &with(input.clone(), field, value), &key()).await;
 
@@ -376,7 +363,7 @@ async fn the_daily_build_quota_of_a_publisher_refuses_its_third_new_build_with_q
     let first = build_input("payments-api", "2.0.0");
     registered(&register(&app, CI, &first, &key()).await);
     registered(&register(&app, CI, &build_input("payments-api", "2.0.1"), &key()).await);
-    let before = audit(&app).await;
+    let before = audit_events(&app).await;
 
     let third = register(&app, CI, &build_input("payments-api", "2.0.2"), &key()).await;
 

@@ -6,11 +6,12 @@ use dxcp::domain::{catalog::AuditOutcome, Role};
 use serde_json::json;
 
 use crate::harness::{
-    deploy_helpers::{
-        audit_events, cancel, deploy, deployed_and_succeeded, execution_of, id_of, intent, key, validate_deployment,
-        wait_for_state, with_outsider, Denial, Snapshot, CANCEL, DEPLOYMENT, OUTSIDER,
-    },
     fake_gate::{FakeGate, Fault, Route},
+    graphql::{
+        cancel, deploy, deployed_and_succeeded, id_of, intent, key, validate_deployment, wait_for_state, with_outsider,
+        CANCEL, DEPLOYMENT, OUTSIDER,
+    },
+    storage::{assert_act_refused, audit_events, execution_of, Denial, Snapshot},
     TestApp, OBSERVER, OWNER,
 };
 
@@ -142,38 +143,18 @@ async fn canceling_a_canceled_deployment_is_not_cancelable() {
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     cancel(&app, OWNER, &id, &key()).await.ok();
     wait_for_state(&app, &id, "CANCELED").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &id, &key()).await;
-
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DEPLOYMENT_NOT_CANCELABLE",
-        actor: "owner",
-        role: Role::DeliveryOwner,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
-    before.assert_refused(&app, &gate, &response, denial).await;
+    let denial =
+        Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &id, &key()), denial).await;
 }
 
 #[tokio::test]
 async fn canceling_a_deployment_that_already_succeeded_is_not_cancelable() {
     let (gate, app) = app_with_gate().await;
     let id = deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "staging").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &id, &key()).await;
-
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DEPLOYMENT_NOT_CANCELABLE",
-        actor: "owner",
-        role: Role::DeliveryOwner,
-        service: Some("checkout-web"),
-        environment: Some("staging"),
-    };
-    before.assert_refused(&app, &gate, &response, denial).await;
+    let denial =
+        Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("checkout-web", "staging")));
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &id, &key()), denial).await;
 }
 
 #[tokio::test]
@@ -181,19 +162,9 @@ async fn canceling_a_deployment_gate_finished_unseen_is_not_cancelable() {
     let (gate, app) = app_with_gate().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     gate.succeed(&execution_of(&app, &id).await);
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &id, &key()).await;
-
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DEPLOYMENT_NOT_CANCELABLE",
-        actor: "owner",
-        role: Role::DeliveryOwner,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
-    before.assert_refused(&app, &gate, &response, denial).await;
+    let denial =
+        Denial::cancel("DEPLOYMENT_NOT_CANCELABLE", ("owner", Role::DeliveryOwner), Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &id, &key()), denial).await;
 }
 
 #[tokio::test]
@@ -201,19 +172,12 @@ async fn an_owner_outside_the_group_may_not_cancel_its_deployments() {
     let gate = FakeGate::start().await;
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OUTSIDER, &id, &key()).await;
-
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "DELIVERY_GROUP_SCOPE_REQUIRED",
-        actor: "outsider",
-        role: Role::DeliveryOwner,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
-    before.assert_refused(&app, &gate, &response, denial).await;
+    let denial = Denial::cancel(
+        "DELIVERY_GROUP_SCOPE_REQUIRED",
+        ("outsider", Role::DeliveryOwner),
+        Some(("payments-api", "sandbox")),
+    );
+    assert_act_refused(&app, &gate, cancel(&app, OUTSIDER, &id, &key()), denial).await;
     let read = app.admin(DEPLOYMENT, json!({ "id": id })).await;
     assert_eq!(read.ok()["deployment"]["state"], "IN_PROGRESS", "the deployment keeps running");
 }
@@ -222,19 +186,8 @@ async fn an_owner_outside_the_group_may_not_cancel_its_deployments() {
 async fn an_observer_may_not_cancel() {
     let (gate, app) = app_with_gate().await;
     let id = running(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OBSERVER, &id, &key()).await;
-
-    let denial = Denial {
-        event_type: "DEPLOY_CANCEL",
-        code: "ROLE_FORBIDDEN",
-        actor: "observer",
-        role: Role::Observer,
-        service: Some("payments-api"),
-        environment: Some("sandbox"),
-    };
-    before.assert_refused(&app, &gate, &response, denial).await;
+    let denial = Denial::cancel("ROLE_FORBIDDEN", ("observer", Role::Observer), Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, cancel(&app, OBSERVER, &id, &key()), denial).await;
 }
 
 #[tokio::test]

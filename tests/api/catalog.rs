@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     seed::{self, base_time},
-    TestApp,
+    TestApp, ADMIN, OBSERVER, OWNER,
 };
 
 /// The strings of a JSON array, sorted, for lists whose order is not part
@@ -20,6 +20,24 @@ fn sorted(value: &Value) -> Vec<String> {
         .collect();
     items.sort();
     items
+}
+
+/// Reads `field` as `token` with `$variable` set to `known`, then to
+/// `unknown`: asserts the unknown one answers null with only NOT_FOUND
+/// errors, and returns the known one's answer.
+async fn known_and_unknown(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    (field, variable): (&str, &str),
+    known: &str,
+    unknown: &str,
+) -> Value {
+    let found = app.gql_as(Some(token), query, json!({ variable: known })).await;
+    let missing = app.gql_as(Some(token), query, json!({ variable: unknown })).await;
+    assert_eq!(missing.data()[field], Value::Null, "{}", missing.body);
+    assert!(missing.codes().iter().all(|c| c == "NOT_FOUND"), "{}", missing.body);
+    found.ok()[field].clone()
 }
 
 #[tokio::test]
@@ -66,16 +84,13 @@ async fn service_by_name_returns_the_service_and_null_for_an_unknown_name() {
     let app = TestApp::spawn().await;
     let query = "query($name: String!) { service(name: $name) { name description deliveryGroupId compatibleRecipes } }";
 
-    let known = app.observer(query, json!({ "name": "ledger" })).await;
-    let unknown = app.observer(query, json!({ "name": "no-such-service" })).await;
+    let known = known_and_unknown(&app, OBSERVER, query, ("service", "name"), "ledger", "no-such-service").await;
 
     assert_eq!(
-        known.ok()["service"],
+        known,
         json!({ "name": "ledger", "description": "Double-entry ledger",
                 "deliveryGroupId": "payments", "compatibleRecipes": ["standard"] })
     );
-    assert_eq!(unknown.data()["service"], Value::Null, "{}", unknown.body);
-    assert!(unknown.codes().iter().all(|c| c == "NOT_FOUND"), "{}", unknown.body);
 }
 
 const GROUP_FIELDS: &str = "id name description owner members services allowedRecipes allowedEnvironments
@@ -130,37 +145,36 @@ async fn delivery_group_by_id_returns_the_group_and_null_for_an_unknown_id() {
     let app = TestApp::spawn().await;
     let query = format!("query($id: ID!) {{ deliveryGroup(id: $id) {{ {GROUP_FIELDS} }} }}");
 
-    let known = app.owner(&query, json!({ "id": "storefront" })).await;
-    let unknown = app.owner(&query, json!({ "id": "no-such-group" })).await;
+    let known = known_and_unknown(&app, OWNER, &query, ("deliveryGroup", "id"), "storefront", "no-such-group").await;
 
-    assert_eq!(normalized_group(&known.ok()["deliveryGroup"]), expected_storefront());
-    assert_eq!(unknown.data()["deliveryGroup"], Value::Null, "{}", unknown.body);
-    assert!(unknown.codes().iter().all(|c| c == "NOT_FOUND"), "{}", unknown.body);
+    assert_eq!(normalized_group(&known), expected_storefront());
 }
 
 const RECIPE_FIELDS: &str = "id name description status revision effectiveBehaviorSummary
     spinnakerApplication deployPipeline rollbackPipeline createdBy updatedBy lastChangeReason";
 
 fn expected_recipe(id: &str) -> Value {
-    match id {
-        "standard" => json!({
-            "id": "standard", "name": "Standard", "description": "Single-pass roll-forward",
-            "status": "ACTIVE", "revision": 1,
-            "effectiveBehaviorSummary": "Deploys the version in one pass; rollback restores the previous version.",
-            "spinnakerApplication": "dxcp-demo", "deployPipeline": "deploy-standard",
-            "rollbackPipeline": "rollback-standard",
-            "createdBy": "catalog", "updatedBy": "catalog", "lastChangeReason": null,
-        }),
-        "canary" => json!({
-            "id": "canary", "name": "Canary", "description": "Canary then full rollout",
-            "status": "ACTIVE", "revision": 1,
-            "effectiveBehaviorSummary": "Shifts 10% of traffic to the new version, checks health, then rolls out fully; rollback restores the previous version.",
-            "spinnakerApplication": "dxcp-demo", "deployPipeline": "deploy-canary",
-            "rollbackPipeline": "rollback-canary",
-            "createdBy": "catalog", "updatedBy": "catalog", "lastChangeReason": null,
-        }),
+    let (name, description, summary) = match id {
+        "standard" => (
+            "Standard",
+            "Single-pass roll-forward",
+            "Deploys the version in one pass; rollback restores the previous version.",
+        ),
+        "canary" => (
+            "Canary",
+            "Canary then full rollout",
+            "Shifts 10% of traffic to the new version, checks health, then rolls out fully; rollback restores the previous version.",
+        ),
         other => panic!("no demo recipe {other}"),
-    }
+    };
+    json!({
+        "id": id, "name": name, "description": description,
+        "status": "ACTIVE", "revision": 1,
+        "effectiveBehaviorSummary": summary,
+        "spinnakerApplication": "dxcp-demo", "deployPipeline": format!("deploy-{id}"),
+        "rollbackPipeline": format!("rollback-{id}"),
+        "createdBy": "catalog", "updatedBy": "catalog", "lastChangeReason": null,
+    })
 }
 
 #[tokio::test]
@@ -179,12 +193,9 @@ async fn recipe_by_id_returns_the_recipe_and_null_for_an_unknown_id() {
     let app = TestApp::spawn().await;
     let query = format!("query($id: ID!) {{ recipe(id: $id) {{ {RECIPE_FIELDS} }} }}");
 
-    let known = app.admin(&query, json!({ "id": "canary" })).await;
-    let unknown = app.admin(&query, json!({ "id": "no-such-recipe" })).await;
+    let known = known_and_unknown(&app, ADMIN, &query, ("recipe", "id"), "canary", "no-such-recipe").await;
 
-    assert_eq!(known.ok()["recipe"], expected_recipe("canary"));
-    assert_eq!(unknown.data()["recipe"], Value::Null, "{}", unknown.body);
-    assert!(unknown.codes().iter().all(|c| c == "NOT_FOUND"), "{}", unknown.body);
+    assert_eq!(known, expected_recipe("canary"));
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     fake_gate::FakeGate,
-    flows::{self, ENVIRONMENT, GROUP, OWNER_ACTOR, SERVICE},
-    TestApp, ADMIN, OWNER,
+    graphql::{self, ENVIRONMENT, GROUP, OWNER_ACTOR, SERVICE},
+    storage, TestApp, ADMIN, OWNER,
 };
 
 /// The demo catalogue's `standard` recipe mapping and payments-api builds.
@@ -29,15 +29,16 @@ async fn gate_app() -> (FakeGate, TestApp) {
 
 /// The engine execution id of a deployment, as the admin sees it.
 async fn execution_of(app: &TestApp, id: &str) -> String {
-    let record = flows::read(app, ADMIN, id).await;
+    let record = graphql::read(app, ADMIN, id).await;
     record["engineExecutionId"].as_str().unwrap_or_else(|| panic!("no execution id: {record}")).to_owned()
 }
 
 /// Deploys `version` as the owner and lets the engine succeed it; returns its id.
 async fn deploy_and_succeed(app: &TestApp, gate: &FakeGate, version: &str) -> String {
-    let id = flows::answered_id(&flows::deploy(app, OWNER, version, &format!("deploy-{version}")).await, "deploy");
+    let id =
+        graphql::answered_id(&graphql::deploy_demo(app, OWNER, version, &format!("deploy-{version}")).await, "deploy");
     gate.succeed(&execution_of(app, &id).await);
-    flows::wait_for_state(app, &id, "SUCCEEDED", Duration::from_secs(5)).await;
+    graphql::wait_for_state_within(app, &id, "SUCCEEDED", Duration::from_secs(5)).await;
     id
 }
 
@@ -47,10 +48,10 @@ async fn a_deploy_triggers_the_recipe_pipeline_on_gate_with_the_intent_the_build
     let (gate, app) = gate_app().await;
 
     // Act
-    let response = flows::deploy(&app, OWNER, "1.1.0", "first-deploy").await;
+    let response = graphql::deploy_demo(&app, OWNER, "1.1.0", "first-deploy").await;
 
     // Assert
-    let answer = flows::answered(&response, "deploy");
+    let answer = graphql::answered(&response, "deploy");
     let id = answer["id"].as_str().expect("id");
     assert!(["ACTIVE", "PENDING"].contains(&answer["state"].as_str().unwrap()), "{answer}");
     assert_eq!(answer["engineType"], "SPINNAKER");
@@ -77,7 +78,7 @@ async fn a_deploy_triggers_the_recipe_pipeline_on_gate_with_the_intent_the_build
         })
     );
 
-    let as_admin = flows::read(&app, ADMIN, id).await;
+    let as_admin = graphql::read(&app, ADMIN, id).await;
     let execution_id = gate.last_execution_id().expect("the fake started an execution");
     assert_eq!(as_admin["engineExecutionId"], json!(execution_id));
     let url = as_admin["engineExecutionUrl"].as_str().expect("an execution URL");
@@ -88,14 +89,14 @@ async fn a_deploy_triggers_the_recipe_pipeline_on_gate_with_the_intent_the_build
 async fn a_deployment_follows_the_engine_from_accepted_through_running_to_succeeded() {
     // Arrange
     let (gate, app) = gate_app().await;
-    let id = flows::answered_id(&flows::deploy(&app, OWNER, "1.1.0", "follow").await, "deploy");
+    let id = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.1.0", "follow").await, "deploy");
     let execution_id = execution_of(&app, &id).await;
 
     // Act
     gate.set_status(&execution_id, "RUNNING");
-    let running = flows::read(&app, OWNER, &id).await;
+    let running = graphql::read(&app, OWNER, &id).await;
     gate.succeed(&execution_id);
-    let succeeded = flows::read(&app, OWNER, &id).await;
+    let succeeded = graphql::read(&app, OWNER, &id).await;
 
     // Assert
     assert_eq!(running["state"], "IN_PROGRESS", "{running}");
@@ -103,8 +104,8 @@ async fn a_deployment_follows_the_engine_from_accepted_through_running_to_succee
     assert_eq!(succeeded["state"], "SUCCEEDED", "{succeeded}");
     assert_eq!(succeeded["outcome"], "SUCCEEDED");
     assert!(succeeded["failures"].as_array().unwrap().is_empty(), "{succeeded}");
-    assert_eq!(flows::timeline_keys(&succeeded), vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "SUCCEEDED"]);
-    let running_state = flows::running_state(&app, SERVICE, ENVIRONMENT).await;
+    assert_eq!(graphql::timeline_keys(&succeeded), vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "SUCCEEDED"]);
+    let running_state = graphql::running_state(&app, SERVICE, ENVIRONMENT).await;
     assert_eq!(running_state["deploymentId"], json!(id));
     assert_eq!(running_state["version"], "1.1.0");
     assert_eq!(running_state["deploymentKind"], "ROLL_FORWARD");
@@ -115,15 +116,15 @@ async fn a_deploy_frees_the_slot_of_a_run_the_engine_already_finished_without_an
     // Arrange: one deployment at a time here; the engine finishes the first
     // run but nobody reads it.
     let (gate, app) = gate_app().await;
-    let first = flows::answered_id(&flows::deploy(&app, OWNER, "1.0.0", "finished-unread").await, "deploy");
+    let first = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.0.0", "finished-unread").await, "deploy");
     gate.succeed(&gate.last_execution_id().expect("an execution"));
 
     // Act
-    let second = flows::deploy(&app, OWNER, "1.1.0", "takes-the-slot").await;
+    let second = graphql::deploy_demo(&app, OWNER, "1.1.0", "takes-the-slot").await;
 
     // Assert
-    assert_eq!(flows::answered(&second, "deploy")["state"], "ACTIVE", "{}", second.body);
-    let stored = flows::stored_records(&app).await;
+    assert_eq!(graphql::answered(&second, "deploy")["state"], "ACTIVE", "{}", second.body);
+    let stored = storage::records(&app).await;
     let first_stored = stored.iter().find(|r| r.id.to_string() == first).expect("the first record");
     assert_eq!(first_stored.state.as_str(), "SUCCEEDED", "refreshed before concurrency was counted");
     assert_eq!(gate.triggers().len(), 2);
@@ -134,20 +135,20 @@ async fn a_later_success_supersedes_the_running_deployment_and_becomes_the_runni
     // Arrange
     let (gate, app) = gate_app().await;
     let first = deploy_and_succeed(&app, &gate, "1.0.0").await;
-    let second = flows::answered_id(&flows::deploy(&app, OWNER, "1.1.0", "second").await, "deploy");
+    let second = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.1.0", "second").await, "deploy");
 
     // Act
     gate.succeed(&execution_of(&app, &second).await);
-    let second_record = flows::wait_for_state(&app, &second, "SUCCEEDED", Duration::from_secs(5)).await;
+    let second_record = graphql::wait_for_state_within(&app, &second, "SUCCEEDED", Duration::from_secs(5)).await;
 
     // Assert
     assert_eq!(second_record["outcome"], "SUCCEEDED");
-    let first_record = flows::read(&app, OWNER, &first).await;
+    let first_record = graphql::read(&app, OWNER, &first).await;
     assert_eq!(first_record["state"], "SUCCEEDED", "a superseded deployment keeps its state: {first_record}");
     assert_eq!(first_record["outcome"], "SUPERSEDED");
     assert_eq!(first_record["supersededBy"], json!(second));
-    assert_eq!(flows::timeline_keys(&first_record), vec!["SUBMITTED", "ENGINE_ACCEPTED", "SUCCEEDED", "SUPERSEDED"]);
-    let running_state = flows::running_state(&app, SERVICE, ENVIRONMENT).await;
+    assert_eq!(graphql::timeline_keys(&first_record), vec!["SUBMITTED", "ENGINE_ACCEPTED", "SUCCEEDED", "SUPERSEDED"]);
+    let running_state = graphql::running_state(&app, SERVICE, ENVIRONMENT).await;
     assert_eq!(running_state["deploymentId"], json!(second));
     assert_eq!(running_state["version"], "1.1.0");
 }
@@ -156,23 +157,23 @@ async fn a_later_success_supersedes_the_running_deployment_and_becomes_the_runni
 async fn a_failed_run_is_an_app_failure_and_the_owner_sees_only_the_normalized_failure() {
     // Arrange
     let (gate, app) = gate_app().await;
-    let id = flows::answered_id(&flows::deploy(&app, OWNER, "1.2.0", "fails").await, "deploy");
+    let id = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.2.0", "fails").await, "deploy");
     let execution_id = execution_of(&app, &id).await;
     gate.set_status(&execution_id, "RUNNING");
-    assert_eq!(flows::read(&app, OWNER, &id).await["state"], "IN_PROGRESS");
+    assert_eq!(graphql::read(&app, OWNER, &id).await["state"], "IN_PROGRESS");
     let message = "Health check failed: /healthz returned 503 after 5 attempts (token=sk-live-77310)";
 
     // Act
     gate.fail_execution(&execution_id, &[message]);
     let response = app
-        .owner(&format!("query($id: ID!) {{ deployment(id: $id) {{ {} }} }}", flows::FIELDS), json!({ "id": id }))
+        .owner(&format!("query($id: ID!) {{ deployment(id: $id) {{ {} }} }}", graphql::FIELDS), json!({ "id": id }))
         .await;
 
     // Assert
     let record = &response.ok()["deployment"];
     assert_eq!(record["state"], "FAILED", "{record}");
     assert_eq!(record["outcome"], "FAILED");
-    assert_eq!(flows::failure_categories(record), vec!["APP"], "{record}");
+    assert_eq!(graphql::failure_categories(record), vec!["APP"], "{record}");
     let summary = record["failures"][0]["summary"].as_str().expect("summary");
     assert!(summary.contains("Health check failed: /healthz returned 503 after 5 attempts"), "{summary}");
     assert!(record["failures"][0]["actionHint"].is_string(), "{record}");
@@ -180,8 +181,8 @@ async fn a_failed_run_is_an_app_failure_and_the_owner_sees_only_the_normalized_f
     for raw in ["sk-live-77310", "SpinnakerHttpException", "stackTrace", "Unexpected Task Failure", &execution_id] {
         assert!(!body.contains(raw), "the owner's answer leaks {raw:?}: {body}");
     }
-    assert_eq!(flows::timeline_keys(record), vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "FAILED"]);
-    assert_eq!(flows::running_state(&app, SERVICE, ENVIRONMENT).await, Value::Null, "nothing ever succeeded");
+    assert_eq!(graphql::timeline_keys(record), vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "FAILED"]);
+    assert_eq!(graphql::running_state(&app, SERVICE, ENVIRONMENT).await, Value::Null, "nothing ever succeeded");
 }
 
 #[tokio::test]
@@ -192,11 +193,11 @@ async fn rolling_back_the_running_deployment_restores_the_previous_version_throu
     let target = deploy_and_succeed(&app, &gate, "1.1.0").await;
 
     // Act
-    let response = flows::rollback(&app, OWNER, &target, "roll-back-running").await;
-    let rollback = flows::answered(&response, "rollback").clone();
+    let response = graphql::rollback_seen_by(&app, OWNER, &target, "roll-back-running").await;
+    let rollback = graphql::answered(&response, "rollback").clone();
     let rollback_id = rollback["id"].as_str().expect("id").to_owned();
     gate.succeed(&execution_of(&app, &rollback_id).await);
-    let finished = flows::wait_for_state(&app, &rollback_id, "SUCCEEDED", Duration::from_secs(5)).await;
+    let finished = graphql::wait_for_state_within(&app, &rollback_id, "SUCCEEDED", Duration::from_secs(5)).await;
 
     // Assert
     assert_eq!(rollback["deploymentKind"], "ROLLBACK");
@@ -210,13 +211,16 @@ async fn rolling_back_the_running_deployment_restores_the_previous_version_throu
     assert_eq!(trigger.header("X-Spinnaker-User"), Some(OWNER_ACTOR));
 
     assert_eq!(finished["outcome"], "SUCCEEDED");
-    let target_record = flows::read(&app, OWNER, &target).await;
+    let target_record = graphql::read(&app, OWNER, &target).await;
     assert_eq!(target_record["state"], "ROLLED_BACK", "{target_record}");
     assert_eq!(target_record["outcome"], "ROLLED_BACK");
-    assert_eq!(flows::timeline_keys(&target_record), vec!["SUBMITTED", "ENGINE_ACCEPTED", "SUCCEEDED", "ROLLED_BACK"]);
-    let previous_record = flows::read(&app, OWNER, &previous).await;
+    assert_eq!(
+        graphql::timeline_keys(&target_record),
+        vec!["SUBMITTED", "ENGINE_ACCEPTED", "SUCCEEDED", "ROLLED_BACK"]
+    );
+    let previous_record = graphql::read(&app, OWNER, &previous).await;
     assert_eq!(previous_record["outcome"], "SUPERSEDED", "{previous_record}");
-    let running_state = flows::running_state(&app, SERVICE, ENVIRONMENT).await;
+    let running_state = graphql::running_state(&app, SERVICE, ENVIRONMENT).await;
     assert_eq!(running_state["deploymentId"], json!(rollback_id));
     assert_eq!(running_state["deploymentKind"], "ROLLBACK");
     assert_eq!(running_state["version"], "1.0.0");
@@ -227,16 +231,16 @@ async fn rolling_back_a_failed_deployment_newer_than_the_running_one_restores_th
     // Arrange
     let (gate, app) = gate_app().await;
     let running = deploy_and_succeed(&app, &gate, "1.0.0").await;
-    let failed = flows::answered_id(&flows::deploy(&app, OWNER, "1.2.0", "broken").await, "deploy");
+    let failed = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.2.0", "broken").await, "deploy");
     gate.fail_execution(&execution_of(&app, &failed).await, &["Health check failed: container exited with code 1"]);
-    flows::wait_for_state(&app, &failed, "FAILED", Duration::from_secs(5)).await;
+    graphql::wait_for_state_within(&app, &failed, "FAILED", Duration::from_secs(5)).await;
 
     // Act
-    let response = flows::rollback(&app, OWNER, &failed, "roll-back-failed").await;
-    let rollback = flows::answered(&response, "rollback").clone();
+    let response = graphql::rollback_seen_by(&app, OWNER, &failed, "roll-back-failed").await;
+    let rollback = graphql::answered(&response, "rollback").clone();
     let rollback_id = rollback["id"].as_str().expect("id").to_owned();
     gate.succeed(&execution_of(&app, &rollback_id).await);
-    let finished = flows::wait_for_state(&app, &rollback_id, "SUCCEEDED", Duration::from_secs(5)).await;
+    let finished = graphql::wait_for_state_within(&app, &rollback_id, "SUCCEEDED", Duration::from_secs(5)).await;
 
     // Assert
     assert_eq!(rollback["deploymentKind"], "ROLLBACK");
@@ -246,14 +250,14 @@ async fn rolling_back_a_failed_deployment_newer_than_the_running_one_restores_th
     assert_eq!(trigger.path, format!("/pipelines/{APPLICATION}/{ROLLBACK_PIPELINE}"));
     assert_eq!(trigger.json()["parameters"]["version"], "1.0.0");
     assert_eq!(finished["outcome"], "SUCCEEDED");
-    let failed_record = flows::read(&app, OWNER, &failed).await;
+    let failed_record = graphql::read(&app, OWNER, &failed).await;
     assert_eq!(failed_record["state"], "FAILED", "a failed target stays FAILED: {failed_record}");
     assert_eq!(failed_record["outcome"], "FAILED");
-    let running_record = flows::read(&app, OWNER, &running).await;
+    let running_record = graphql::read(&app, OWNER, &running).await;
     assert_eq!(running_record["state"], "SUCCEEDED");
     assert_eq!(running_record["outcome"], "SUPERSEDED", "the rollback is the newer success: {running_record}");
     assert_eq!(running_record["supersededBy"], json!(rollback_id));
-    let running_state = flows::running_state(&app, SERVICE, ENVIRONMENT).await;
+    let running_state = graphql::running_state(&app, SERVICE, ENVIRONMENT).await;
     assert_eq!(running_state["deploymentId"], json!(rollback_id));
     assert_eq!(running_state["version"], "1.0.0");
 }
@@ -262,17 +266,17 @@ async fn rolling_back_a_failed_deployment_newer_than_the_running_one_restores_th
 async fn canceling_a_running_deployment_calls_gate_cancel_and_ends_canceled_once_gate_confirms() {
     // Arrange
     let (gate, app) = gate_app().await;
-    let id = flows::answered_id(&flows::deploy(&app, OWNER, "1.1.0", "to-cancel").await, "deploy");
+    let id = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.1.0", "to-cancel").await, "deploy");
     let execution_id = execution_of(&app, &id).await;
     gate.set_status(&execution_id, "RUNNING");
-    assert_eq!(flows::read(&app, OWNER, &id).await["state"], "IN_PROGRESS");
+    assert_eq!(graphql::read(&app, OWNER, &id).await["state"], "IN_PROGRESS");
 
     // Act
-    let response = flows::cancel(&app, OWNER, &id, "cancel-it").await;
-    let canceled = flows::read(&app, OWNER, &id).await;
+    let response = graphql::cancel_seen_by(&app, OWNER, &id, "cancel-it").await;
+    let canceled = graphql::read(&app, OWNER, &id).await;
 
     // Assert
-    let answer = flows::answered(&response, "cancelDeployment");
+    let answer = graphql::answered(&response, "cancelDeployment");
     assert_eq!(answer["state"], "IN_PROGRESS", "still in flight until the engine confirms: {answer}");
     let cancels = gate.cancels();
     assert_eq!(cancels.len(), 1);
@@ -283,10 +287,10 @@ async fn canceling_a_running_deployment_calls_gate_cancel_and_ends_canceled_once
     assert_eq!(canceled["state"], "CANCELED", "{canceled}");
     assert_eq!(canceled["outcome"], "CANCELED");
     assert_eq!(
-        flows::timeline_keys(&canceled),
+        graphql::timeline_keys(&canceled),
         vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "CANCEL_REQUESTED", "CANCELED"]
     );
-    let events = flows::audit_events(&app, json!({ "eventType": "DEPLOY_CANCEL" })).await;
+    let events = graphql::audit_events(&app, json!({ "eventType": "DEPLOY_CANCEL" })).await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["outcome"], "SUCCESS");
     assert_eq!(events[0]["actorId"], OWNER_ACTOR);
@@ -311,18 +315,18 @@ async fn a_deployment_on_the_simulated_engine_runs_to_succeeded() {
     let app = TestApp::builder().env("DXCP_SIMULATED_DURATION_MS", "300").spawn().await;
 
     // Act
-    let response = flows::deploy(&app, OWNER, "1.1.0", "simulated").await;
-    let id = flows::answered_id(&response, "deploy");
-    let finished = flows::wait_for_state(&app, &id, "SUCCEEDED", Duration::from_secs(10)).await;
+    let response = graphql::deploy_demo(&app, OWNER, "1.1.0", "simulated").await;
+    let id = graphql::answered_id(&response, "deploy");
+    let finished = graphql::wait_for_state_within(&app, &id, "SUCCEEDED", Duration::from_secs(10)).await;
 
     // Assert
-    assert_eq!(flows::answered(&response, "deploy")["engineType"], "SIMULATED");
+    assert_eq!(graphql::answered(&response, "deploy")["engineType"], "SIMULATED");
     assert_eq!(finished["outcome"], "SUCCEEDED");
-    let keys = flows::timeline_keys(&finished);
+    let keys = graphql::timeline_keys(&finished);
     assert_eq!(keys.first().map(String::as_str), Some("SUBMITTED"));
     assert_eq!(keys.last().map(String::as_str), Some("SUCCEEDED"));
     assert_in_state_order(&keys);
-    assert_eq!(flows::running_state(&app, SERVICE, ENVIRONMENT).await["deploymentId"], json!(id));
+    assert_eq!(graphql::running_state(&app, SERVICE, ENVIRONMENT).await["deploymentId"], json!(id));
 }
 
 #[tokio::test]
@@ -331,15 +335,15 @@ async fn a_failing_version_on_the_simulated_engine_ends_failed_with_an_app_failu
     let app = TestApp::builder().env("DXCP_SIMULATED_DURATION_MS", "300").spawn().await;
 
     // Act
-    let id = flows::answered_id(&flows::deploy(&app, OWNER, "1.3.0-fail", "simulated-fail").await, "deploy");
-    let finished = flows::wait_for_state(&app, &id, "FAILED", Duration::from_secs(10)).await;
+    let id = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.3.0-fail", "simulated-fail").await, "deploy");
+    let finished = graphql::wait_for_state_within(&app, &id, "FAILED", Duration::from_secs(10)).await;
 
     // Assert
     assert_eq!(finished["outcome"], "FAILED");
-    assert_eq!(flows::failure_categories(&finished), vec!["APP"], "{finished}");
-    let keys = flows::timeline_keys(&finished);
+    assert_eq!(graphql::failure_categories(&finished), vec!["APP"], "{finished}");
+    let keys = graphql::timeline_keys(&finished);
     assert_eq!(keys.first().map(String::as_str), Some("SUBMITTED"));
     assert_eq!(keys.last().map(String::as_str), Some("FAILED"));
     assert_in_state_order(&keys);
-    assert_eq!(flows::running_state(&app, SERVICE, ENVIRONMENT).await, Value::Null);
+    assert_eq!(graphql::running_state(&app, SERVICE, ENVIRONMENT).await, Value::Null);
 }

@@ -12,8 +12,9 @@ use reqwest::{header::HeaderMap, RequestBuilder};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{self, deployed, id_of, intent, key, records, running_behind_a_slow_engine, DEPLOY},
     fake_gate::{FakeGate, Fault, Route},
+    graphql::{deployed, id_of, intent, key, running_behind_a_slow_engine, DEPLOY},
+    storage::{self, records},
     TestApp, ADMIN, OBSERVER, OWNER,
 };
 
@@ -310,7 +311,7 @@ async fn graphql_cop_array_based_query_batching_a_batch_of_6_gets_400_and_none_o
     answer.assert_refused(400, "INVALID_REQUEST");
     assert!(records(&app).await.is_empty(), "no operation of the batch ran");
     assert!(gate.triggers().is_empty(), "no pipeline was triggered");
-    assert!(deploy_helpers::audit_events(&app).await.is_empty(), "nothing was audited");
+    assert!(storage::audit_events(&app).await.is_empty(), "nothing was audited");
 
     // Ten queries (graphql-cop sends 10+) are refused the same way.
     let queries = answered_without_work(&app, &gate, || {

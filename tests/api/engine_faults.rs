@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     fake_gate::{FakeGate, Fault, Route},
-    flows::{self, ENVIRONMENT, SERVICE},
-    GqlResponse, TestApp, ADMIN, OWNER,
+    graphql::{self, ENVIRONMENT, SERVICE},
+    storage, GqlResponse, TestApp, ADMIN, OWNER,
 };
 
 /// Longer than the engine timeout the harness sets (1000 ms).
@@ -33,11 +33,11 @@ struct FaultedDeploys {
 async fn deploy_through_fault(app: &TestApp, gate: &FakeGate, fault: Fault) -> FaultedDeploys {
     gate.inject(Route::Trigger, fault);
     let before = gate.triggers().len();
-    let as_admin = flows::deploy(app, ADMIN, "1.1.0", "faulted-admin").await;
+    let as_admin = graphql::deploy_demo(app, ADMIN, "1.1.0", "faulted-admin").await;
     let triggers_during_admin_deploy = gate.triggers().len() - before;
-    let as_owner = flows::deploy(app, OWNER, "1.2.0", "faulted-owner").await;
+    let as_owner = graphql::deploy_demo(app, OWNER, "1.2.0", "faulted-owner").await;
     gate.clear_faults();
-    let after = flows::deploy(app, OWNER, "1.0.0", "after-the-fault").await;
+    let after = graphql::deploy_demo(app, OWNER, "1.0.0", "after-the-fault").await;
     FaultedDeploys { as_admin, as_owner, triggers_during_admin_deploy, after }
 }
 
@@ -62,7 +62,7 @@ async fn assert_failed_cleanly(app: &TestApp, version: &str, code: &str) {
         .admin(
             &format!(
                 "query($filter: DeploymentFilter) {{ deployments(filter: $filter, first: 20) {{ nodes {{ {} }} }} }}",
-                flows::ADMIN_FIELDS
+                graphql::ADMIN_FIELDS
             ),
             json!({ "filter": { "service": SERVICE, "environment": ENVIRONMENT } }),
         )
@@ -78,12 +78,12 @@ async fn assert_failed_cleanly(app: &TestApp, version: &str, code: &str) {
     let record = &records[0];
     assert_eq!(record["state"], "FAILED", "{record}");
     assert_eq!(record["outcome"], "FAILED", "{record}");
-    assert_eq!(flows::failure_categories(record), vec!["INFRASTRUCTURE"], "{record}");
+    assert_eq!(graphql::failure_categories(record), vec!["INFRASTRUCTURE"], "{record}");
     assert_eq!(record["engineExecutionId"], Value::Null, "the engine never accepted it: {record}");
-    assert_eq!(flows::timeline_keys(record), vec!["SUBMITTED", "ENGINE_REJECTED"], "{record}");
+    assert_eq!(graphql::timeline_keys(record), vec!["SUBMITTED", "ENGINE_REJECTED"], "{record}");
 
     let id = record["id"].as_str().expect("id");
-    let events = flows::audit_events(app, json!({ "targetId": id })).await;
+    let events = graphql::audit_events(app, json!({ "targetId": id })).await;
     assert_eq!(events.len(), 1, "one audit event for {id}: {events:?}");
     assert_eq!(events[0]["eventType"], "DEPLOY_SUBMIT");
     assert_eq!(events[0]["outcome"], "FAILED", "no SUCCESS event for a refused run: {events:?}");
@@ -106,7 +106,7 @@ async fn assert_trigger_fault_is_contained(fault: Fault, code: &str) {
     assert_eq!(deploys.triggers_during_admin_deploy, 1, "{fault:?}: the trigger is sent once, never retried");
     assert_failed_cleanly(&app, "1.1.0", code).await;
     assert_failed_cleanly(&app, "1.2.0", code).await;
-    let after = flows::answered(&deploys.after, "deploy");
+    let after = graphql::answered(&deploys.after, "deploy");
     assert_eq!(after["state"], "ACTIVE", "{fault:?}: no concurrency slot stays taken: {after}");
     assert_eq!(gate.triggers().len(), 3, "{fault:?}: one trigger per deploy");
 }
@@ -169,14 +169,14 @@ async fn a_gate_that_refuses_connections_fails_the_deployment_with_engine_unavai
     // Arrange: nothing listens at the Gate URL.
     let app = TestApp::builder()
         .env("DXCP_ENGINE", "spinnaker")
-        .env("DXCP_SPINNAKER_GATE_URL", flows::unused_local_url())
+        .env("DXCP_SPINNAKER_GATE_URL", crate::harness::unused_local_url())
         .env("DXCP_ENGINE_TIMEOUT_MS", "1000")
         .spawn()
         .await;
 
     // Act
-    let as_admin = flows::deploy(&app, ADMIN, "1.1.0", "refused-admin").await;
-    let as_owner = flows::deploy(&app, OWNER, "1.2.0", "refused-owner").await;
+    let as_admin = graphql::deploy_demo(&app, ADMIN, "1.1.0", "refused-admin").await;
+    let as_owner = graphql::deploy_demo(&app, OWNER, "1.2.0", "refused-owner").await;
 
     // Assert: the owner's deploy reached the engine call, so the admin's
     // failed record held no slot (max one in flight here).
@@ -184,7 +184,7 @@ async fn a_gate_that_refuses_connections_fails_the_deployment_with_engine_unavai
     assert_refused_with(&as_owner, "ENGINE_UNAVAILABLE", false);
     assert_failed_cleanly(&app, "1.1.0", "ENGINE_UNAVAILABLE").await;
     assert_failed_cleanly(&app, "1.2.0", "ENGINE_UNAVAILABLE").await;
-    let in_flight = flows::stored_records(&app).await.into_iter().filter(|r| !r.state.is_terminal()).count();
+    let in_flight = storage::records(&app).await.into_iter().filter(|r| !r.state.is_terminal()).count();
     assert_eq!(in_flight, 0, "nothing is left in flight");
 }
 
@@ -201,10 +201,10 @@ async fn the_engine_answer_reaches_only_an_admin_operator_hint_and_with_its_secr
     gate.inject(Route::Trigger, Fault::Raw { status: 500, body });
 
     // Act
-    let as_admin = flows::deploy(&app, ADMIN, "1.1.0", "hint-admin").await;
-    let as_owner = flows::deploy(&app, OWNER, "1.2.0", "hint-owner").await;
+    let as_admin = graphql::deploy_demo(&app, ADMIN, "1.1.0", "hint-admin").await;
+    let as_owner = graphql::deploy_demo(&app, OWNER, "1.2.0", "hint-owner").await;
     let owner_history =
-        app.owner(&format!("{{ deployments(first: 20) {{ nodes {{ {} }} }} }}", flows::FIELDS), json!({})).await;
+        app.owner(&format!("{{ deployments(first: 20) {{ nodes {{ {} }} }} }}", graphql::FIELDS), json!({})).await;
 
     // Assert
     let hint = as_admin.errors()[0]["extensions"]["operatorHint"].as_str().unwrap_or_default().to_owned();
@@ -223,16 +223,16 @@ async fn retrying_a_deploy_whose_engine_call_failed_with_the_same_key_never_trig
     let gate = FakeGate::start().await;
     let app = TestApp::builder().gate(&gate).spawn().await;
     gate.inject(Route::Trigger, Fault::Status(503));
-    let first = flows::deploy(&app, OWNER, "1.1.0", "retry-me").await;
+    let first = graphql::deploy_demo(&app, OWNER, "1.1.0", "retry-me").await;
     gate.clear_faults();
 
     // Act
-    let retry = flows::deploy(&app, OWNER, "1.1.0", "retry-me").await;
+    let retry = graphql::deploy_demo(&app, OWNER, "1.1.0", "retry-me").await;
 
     // Assert
     assert_eq!(first.first_code().as_deref(), Some("ENGINE_UNAVAILABLE"));
     assert_eq!(gate.triggers().len(), 1, "the key is stored before the engine call, so no second trigger");
-    let records = flows::stored_records(&app).await;
+    let records = storage::records(&app).await;
     assert_eq!(records.len(), 1, "no second record");
     assert_eq!(records[0].state.as_str(), "FAILED");
     // A replay answers with the original result: the failed record, or the
@@ -240,12 +240,12 @@ async fn retrying_a_deploy_whose_engine_call_failed_with_the_same_key_never_trig
     match retry.first_code() {
         Some(code) => assert_eq!(code, "ENGINE_UNAVAILABLE", "{}", retry.body),
         None => {
-            let record = flows::answered(&retry, "deploy");
+            let record = graphql::answered(&retry, "deploy");
             assert_eq!(record["id"], json!(records[0].id.to_string()));
             assert_eq!(record["state"], "FAILED");
         }
     }
-    let successes = flows::audit_events(&app, json!({ "eventType": "DEPLOY_SUBMIT", "outcome": "SUCCESS" })).await;
+    let successes = graphql::audit_events(&app, json!({ "eventType": "DEPLOY_SUBMIT", "outcome": "SUCCESS" })).await;
     assert!(successes.is_empty(), "{successes:?}");
 }
 
@@ -254,10 +254,10 @@ async fn retrying_a_deploy_whose_engine_call_failed_with_the_same_key_never_trig
 /// A deployment the engine reports RUNNING, read once so it is IN_PROGRESS;
 /// returns its id, its execution id and the record as stored.
 async fn running_deployment(app: &TestApp, gate: &FakeGate) -> (String, String, Value) {
-    let id = flows::answered_id(&flows::deploy(app, OWNER, "1.1.0", "running").await, "deploy");
-    let execution_id = flows::read(app, ADMIN, &id).await["engineExecutionId"].as_str().expect("accepted").to_owned();
+    let id = graphql::answered_id(&graphql::deploy_demo(app, OWNER, "1.1.0", "running").await, "deploy");
+    let execution_id = graphql::read(app, ADMIN, &id).await["engineExecutionId"].as_str().expect("accepted").to_owned();
     gate.set_status(&execution_id, "RUNNING");
-    let record = flows::read(app, ADMIN, &id).await;
+    let record = graphql::read(app, ADMIN, &id).await;
     assert_eq!(record["state"], "IN_PROGRESS", "{record}");
     (id, execution_id, record)
 }
@@ -287,7 +287,7 @@ async fn a_failed_engine_read_returns_the_running_deployment_exactly_as_stored()
         let reads_before = execution_reads(&gate, &execution_id);
 
         // Act
-        let record = flows::read(&app, ADMIN, &id).await;
+        let record = graphql::read(&app, ADMIN, &id).await;
 
         // Assert
         assert_eq!(execution_reads(&gate, &execution_id), reads_before + 1, "{label}: the engine was asked");
@@ -308,7 +308,7 @@ async fn an_unknown_engine_status_leaves_the_running_deployment_unchanged() {
         let reads_before = execution_reads(&gate, &execution_id);
 
         // Act
-        let record = flows::read(&app, ADMIN, &id).await;
+        let record = graphql::read(&app, ADMIN, &id).await;
 
         // Assert
         assert_eq!(execution_reads(&gate, &execution_id), reads_before + 1, "{status}: the engine was asked");
@@ -329,7 +329,7 @@ async fn an_execution_larger_than_the_body_cap_leaves_the_running_deployment_unc
     let reads_before = execution_reads(&gate, &execution_id);
 
     // Act
-    let record = flows::read(&app, ADMIN, &id).await;
+    let record = graphql::read(&app, ADMIN, &id).await;
 
     // Assert
     assert_eq!(execution_reads(&gate, &execution_id), reads_before + 1, "the engine was asked");
@@ -339,7 +339,7 @@ async fn an_execution_larger_than_the_body_cap_leaves_the_running_deployment_unc
     gate.update_execution(&execution_id, |execution| {
         execution["stages"][0]["context"]["manifests"] = json!([]);
     });
-    assert_eq!(flows::read(&app, ADMIN, &id).await["state"], "SUCCEEDED");
+    assert_eq!(graphql::read(&app, ADMIN, &id).await["state"], "SUCCEEDED");
 }
 
 #[tokio::test]
@@ -349,7 +349,7 @@ async fn a_terminal_deployment_is_never_read_from_the_engine_again() {
     let app = TestApp::builder().gate(&gate).spawn().await;
     let (id, execution_id, _) = running_deployment(&app, &gate).await;
     gate.succeed(&execution_id);
-    let finished = flows::read(&app, ADMIN, &id).await;
+    let finished = graphql::read(&app, ADMIN, &id).await;
     assert_eq!(finished["state"], "SUCCEEDED", "{finished}");
     let reads_when_finished = execution_reads(&gate, &execution_id);
     // The engine would now say something else; DXCP must not ask.
@@ -357,16 +357,16 @@ async fn a_terminal_deployment_is_never_read_from_the_engine_again() {
 
     // Act: reads by id, by another role, and a deploy that refreshes the
     // in-flight records of the same (group, environment) first.
-    let reread = flows::read(&app, ADMIN, &id).await;
-    let reread_by_owner = flows::read(&app, OWNER, &id).await;
-    let next = flows::deploy(&app, OWNER, "1.2.0", "next").await;
+    let reread = graphql::read(&app, ADMIN, &id).await;
+    let reread_by_owner = graphql::read(&app, OWNER, &id).await;
+    let next = graphql::deploy_demo(&app, OWNER, "1.2.0", "next").await;
 
     // Assert
     assert_eq!(execution_reads(&gate, &execution_id), reads_when_finished, "no GET for a terminal record");
     assert_eq!(reread, finished);
     assert_eq!(reread_by_owner["state"], "SUCCEEDED");
     assert_eq!(reread_by_owner["updatedAt"], finished["updatedAt"]);
-    assert_eq!(flows::answered(&next, "deploy")["state"], "ACTIVE");
+    assert_eq!(graphql::answered(&next, "deploy")["state"], "ACTIVE");
 }
 
 #[tokio::test]
@@ -374,26 +374,27 @@ async fn a_running_deployment_whose_engine_keeps_failing_becomes_failed_once_sta
     // Arrange
     let gate = FakeGate::start().await;
     let app = TestApp::builder().gate(&gate).env("DXCP_STALE_AFTER_SECONDS", "1").spawn().await;
-    let id = flows::answered_id(&flows::deploy(&app, OWNER, "1.1.0", "goes-stale").await, "deploy");
-    let execution_id = flows::read(&app, ADMIN, &id).await["engineExecutionId"].as_str().expect("accepted").to_owned();
+    let id = graphql::answered_id(&graphql::deploy_demo(&app, OWNER, "1.1.0", "goes-stale").await, "deploy");
+    let execution_id =
+        graphql::read(&app, ADMIN, &id).await["engineExecutionId"].as_str().expect("accepted").to_owned();
     gate.set_status(&execution_id, "RUNNING");
     // The last usable answer is given during this read, so after `since`.
     let since = Instant::now();
-    assert_eq!(flows::read(&app, ADMIN, &id).await["state"], "IN_PROGRESS");
+    assert_eq!(graphql::read(&app, ADMIN, &id).await["state"], "IN_PROGRESS");
     gate.inject(Route::GetExecution, Fault::Status(500));
 
     // Act
-    let failed = flows::wait_for_state(&app, &id, "FAILED", Duration::from_secs(10)).await;
+    let failed = graphql::wait_for_state_within(&app, &id, "FAILED", Duration::from_secs(10)).await;
     let failed_after = since.elapsed();
     gate.clear_faults();
-    let next = flows::deploy(&app, OWNER, "1.2.0", "after-stale").await;
+    let next = graphql::deploy_demo(&app, OWNER, "1.2.0", "after-stale").await;
 
     // Assert
     assert!(failed_after >= Duration::from_secs(1), "failed only after the stale window: {failed_after:?}");
     assert_eq!(failed["outcome"], "FAILED");
-    assert_eq!(flows::failure_categories(&failed), vec!["INFRASTRUCTURE"], "{failed}");
+    assert_eq!(graphql::failure_categories(&failed), vec!["INFRASTRUCTURE"], "{failed}");
     let summary = failed["failures"][0]["summary"].as_str().expect("summary");
     assert!(summary.contains("no terminal status observed"), "{summary}");
-    assert_eq!(flows::timeline_keys(&failed), vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "STALE"]);
-    assert_eq!(flows::answered(&next, "deploy")["state"], "ACTIVE", "the stale record's slot is free");
+    assert_eq!(graphql::timeline_keys(&failed), vec!["SUBMITTED", "ENGINE_ACCEPTED", "IN_PROGRESS", "STALE"]);
+    assert_eq!(graphql::answered(&next, "deploy")["state"], "ACTIVE", "the stale record's slot is free");
 }

@@ -8,11 +8,12 @@ use dxcp::domain::Role;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{
-        cancel, deploy, execution_of, id_of, intent_with_recipe, key, rollback, test_catalog, wait_for_state, Denial,
-        Limits, Snapshot, DEPLOYMENT, VALIDATE_ROLLBACK,
-    },
+    catalog::{test_catalog, Limits},
     fake_gate::FakeGate,
+    graphql::{
+        cancel, deploy, id_of, intent_with_recipe, key, rollback, wait_for_state, DEPLOYMENT, VALIDATE_ROLLBACK,
+    },
+    storage::{execution_of, Denial, Snapshot},
     GqlResponse, TestApp, ADMIN, OBSERVER, OWNER,
 };
 

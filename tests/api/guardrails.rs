@@ -9,13 +9,15 @@ use dxcp::domain::{deployment::DeploymentState, Role};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{
-        cancel, deploy, deployed, deployed_and_succeeded, execution_of, finish, id_of, intent, intent_with_recipe, key,
-        records, rollback, test_catalog, validate_deployment, validate_rollback, violation_codes, wait_for_state,
-        with_outsider, Denial, Limits, Snapshot, DEPLOY, OUTSIDER, ROLLBACK,
-    },
+    catalog::{test_catalog, Limits},
     fake_gate::FakeGate,
+    graphql::{
+        cancel, deploy, deployed, deployed_and_succeeded, finish, id_of, intent, intent_with_recipe, key, rollback,
+        validate_deployment, validate_rollback, violation_codes, wait_for_state, with_outsider, DEPLOY, OUTSIDER,
+        ROLLBACK,
+    },
     seed::{self, base_time},
+    storage::{assert_act_refused, execution_of, records, Denial, Snapshot},
     TestApp, TestAppBuilder, ADMIN, CI, OBSERVER, OWNER,
 };
 
@@ -36,35 +38,11 @@ async fn app_from(configure: impl FnOnce(TestAppBuilder) -> TestAppBuilder) -> (
     (gate, app)
 }
 
-fn denial<'a>(
-    event_type: &'a str,
-    code: &'a str,
-    (actor, role): (&'a str, Role),
-    scope: Option<(&'a str, &'a str)>,
-) -> Denial<'a> {
-    Denial {
-        event_type,
-        code,
-        actor,
-        role,
-        service: scope.map(|(service, _)| service),
-        environment: scope.map(|(_, environment)| environment),
-    }
-}
-
 const AS_ADMIN: (&str, Role) = ("admin", Role::PlatformAdmin);
 const AS_OWNER: (&str, Role) = ("owner", Role::DeliveryOwner);
 const AS_OBSERVER: (&str, Role) = ("observer", Role::Observer);
 const AS_CI: (&str, Role) = ("ci", Role::CiPublisher);
 const AS_OUTSIDER: (&str, Role) = ("outsider", Role::DeliveryOwner);
-
-fn deploy_denial<'a>(code: &'a str, who: (&'a str, Role), service: &'a str, environment: &'a str) -> Denial<'a> {
-    denial("DEPLOY_SUBMIT", code, who, Some((service, environment)))
-}
-
-fn rollback_denial<'a>(code: &'a str, who: (&'a str, Role), service: &'a str, environment: &'a str) -> Denial<'a> {
-    denial("ROLLBACK_SUBMIT", code, who, Some((service, environment)))
-}
 
 /// A deployment the engine accepted and is still running.
 async fn in_flight(app: &TestApp, service: &str, version: &str, environment: &str) -> String {
@@ -75,26 +53,153 @@ async fn in_flight(app: &TestApp, service: &str, version: &str, environment: &st
 
 // --- step 1: role -------------------------------------------------------------
 
-#[tokio::test]
-async fn an_observer_may_not_deploy() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OBSERVER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("ROLE_FORBIDDEN", AS_OBSERVER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+/// The catalogue a refused-deploy case runs on.
+enum Catalog {
+    /// The demo catalogue.
+    Demo,
+    /// `test_catalog(Limits::default())`.
+    Test,
 }
 
+/// A deploy the policy refuses at once: the name the case had as a test of
+/// its own, the catalogue, who sends which intent, the code, and the actor
+/// the DENIED audit event names.
+type RefusedDeploy = (&'static str, Catalog, &'static str, Value, &'static str, (&'static str, Role));
+
+/// Each case on a fresh server: a null `deploy`, the code first, no engine
+/// call, no record, and one DENIED `DEPLOY_SUBMIT` event for the intent's
+/// service and environment (`Snapshot::assert_refused`).
 #[tokio::test]
-async fn a_ci_publisher_may_not_deploy() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
+async fn every_deploy_the_policy_refuses_writes_nothing_but_its_denied_audit_event() {
+    let cases: Vec<RefusedDeploy> = vec![
+        (
+            "an_observer_may_not_deploy",
+            Catalog::Demo,
+            OBSERVER,
+            intent("payments-api", "1.0.0", "sandbox"),
+            "ROLE_FORBIDDEN",
+            AS_OBSERVER,
+        ),
+        (
+            "a_ci_publisher_may_not_deploy",
+            Catalog::Demo,
+            CI,
+            intent("payments-api", "1.0.0", "sandbox"),
+            "ROLE_FORBIDDEN",
+            AS_CI,
+        ),
+        (
+            "a_malformed_version_is_an_invalid_version",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "v1.2", "sandbox"),
+            "INVALID_VERSION",
+            AS_OWNER,
+        ),
+        (
+            "a_malformed_environment_name_is_an_invalid_environment",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "1.0.0", "Sand Box!"),
+            "INVALID_ENVIRONMENT",
+            AS_OWNER,
+        ),
+        (
+            "a_malformed_recipe_id_is_an_invalid_request",
+            Catalog::Demo,
+            OWNER,
+            intent_with_recipe("payments-api", "1.0.0", "sandbox", "Canary!"),
+            "INVALID_REQUEST",
+            AS_OWNER,
+        ),
+        (
+            "a_service_that_is_not_allowlisted_is_refused",
+            Catalog::Demo,
+            ADMIN,
+            intent("mystery-service", "1.0.0", "sandbox"),
+            "SERVICE_NOT_ALLOWLISTED",
+            AS_ADMIN,
+        ),
+        (
+            "a_service_in_no_delivery_group_is_refused",
+            Catalog::Test,
+            ADMIN,
+            intent("orphan", "1.0.0", "sandbox"),
+            "SERVICE_NOT_IN_DELIVERY_GROUP",
+            AS_ADMIN,
+        ),
+        (
+            "an_environment_the_group_does_not_list_is_not_allowed",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "1.0.0", "prod"),
+            "ENVIRONMENT_NOT_ALLOWED",
+            AS_OWNER,
+        ),
+        (
+            "a_disabled_environment_is_refused",
+            Catalog::Test,
+            OWNER,
+            intent("payments-api", "1.0.0", "frozen"),
+            "ENVIRONMENT_DISABLED",
+            AS_OWNER,
+        ),
+        (
+            "a_recipe_the_group_does_not_allow_is_refused",
+            Catalog::Demo,
+            OWNER,
+            intent_with_recipe("checkout-web", "1.0.0", "sandbox", "canary"),
+            "RECIPE_NOT_ALLOWED",
+            AS_OWNER,
+        ),
+        (
+            "no_recipe_and_no_group_default_is_recipe_not_found",
+            Catalog::Test,
+            OWNER,
+            intent("batch-job", "1.0.0", "sandbox"),
+            "RECIPE_NOT_FOUND",
+            AS_OWNER,
+        ),
+        (
+            "a_deprecated_recipe_is_refused",
+            Catalog::Test,
+            OWNER,
+            intent_with_recipe("payments-api", "1.0.0", "sandbox", "legacy"),
+            "RECIPE_DEPRECATED",
+            AS_OWNER,
+        ),
+        (
+            "a_recipe_the_service_is_not_compatible_with_is_refused",
+            Catalog::Demo,
+            OWNER,
+            intent_with_recipe("ledger", "1.0.0", "sandbox", "canary"),
+            "RECIPE_INCOMPATIBLE",
+            AS_OWNER,
+        ),
+        (
+            "a_version_that_is_not_a_registered_build_is_not_found",
+            Catalog::Demo,
+            OWNER,
+            intent("payments-api", "9.9.9", "sandbox"),
+            "VERSION_NOT_FOUND",
+            AS_OWNER,
+        ),
+    ];
+    for (case, catalog, token, intent, code, who) in cases {
+        println!("case: {case}");
+        let (gate, app) = match catalog {
+            Catalog::Demo => demo_app().await,
+            Catalog::Test => test_app(Limits::default()).await,
+        };
+        let service = intent["service"].as_str().expect("a service").to_owned();
+        let environment = intent["environment"].as_str().expect("an environment").to_owned();
+        let before = Snapshot::take(&app, &gate).await;
 
-    let response = deploy(&app, CI, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
+        let response = deploy(&app, token, intent, &key()).await;
 
-    let d = deploy_denial("ROLE_FORBIDDEN", AS_CI, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+        let d = Denial::deploy(code, who, Some((&service, &environment)));
+        before.assert_refused(&app, &gate, &response, d).await;
+    }
 }
 
 #[tokio::test]
@@ -102,12 +207,8 @@ async fn an_observer_may_not_roll_back() {
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OBSERVER, &target, &key()).await;
-
-    let d = rollback_denial("ROLE_FORBIDDEN", AS_OBSERVER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("ROLE_FORBIDDEN", AS_OBSERVER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OBSERVER, &target, &key()), d).await;
 }
 
 #[tokio::test]
@@ -115,24 +216,16 @@ async fn a_ci_publisher_may_not_roll_back() {
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, CI, &target, &key()).await;
-
-    let d = rollback_denial("ROLE_FORBIDDEN", AS_CI, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, CI, &target, &key()), d).await;
 }
 
 #[tokio::test]
 async fn a_ci_publisher_may_not_cancel() {
     let (gate, app) = demo_app().await;
     let target = in_flight(&app, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, CI, &target, &key()).await;
-
-    let d = denial("DEPLOY_CANCEL", "ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("DEPLOY_CANCEL", "ROLE_FORBIDDEN", AS_CI, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, cancel(&app, CI, &target, &key()), d).await;
 }
 
 #[tokio::test]
@@ -170,12 +263,8 @@ async fn a_deploy_without_a_token_is_unauthorized_and_not_audited() {
 async fn a_deploy_over_the_mutation_rate_limit_is_refused() {
     let (gate, app) = app_from(|b| b.env("DXCP_MUTATE_RPM", "1")).await;
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await.ok();
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await;
-
-    let d = deploy_denial("RATE_LIMITED", AS_OWNER, "payments-api", "staging");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("RATE_LIMITED", AS_OWNER, Some(("payments-api", "staging")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -200,12 +289,8 @@ async fn kill_switched_app() -> (FakeGate, TestApp) {
 #[tokio::test]
 async fn with_the_kill_switch_on_a_deploy_is_refused_as_mutations_disabled() {
     let (gate, app) = kill_switched_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -213,12 +298,8 @@ async fn with_the_kill_switch_on_a_rollback_is_refused_as_mutations_disabled() {
     let (gate, app) = kill_switched_app().await;
     let target = seed::succeeded("payments-api", "sandbox", base_time());
     seed::insert(&app, std::slice::from_ref(&target)).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, ADMIN, &target.id.to_string(), &key()).await;
-
-    let d = rollback_denial("MUTATIONS_DISABLED", AS_ADMIN, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("MUTATIONS_DISABLED", AS_ADMIN, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, ADMIN, &target.id.to_string(), &key()), d).await;
 }
 
 #[tokio::test]
@@ -228,12 +309,8 @@ async fn with_the_kill_switch_on_a_cancel_is_refused_as_mutations_disabled() {
     target.state = DeploymentState::Active;
     target.outcome = None;
     seed::insert(&app, std::slice::from_ref(&target)).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &target.id.to_string(), &key()).await;
-
-    let d = denial("DEPLOY_CANCEL", "MUTATIONS_DISABLED", AS_OWNER, Some(("ledger", "staging")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("DEPLOY_CANCEL", "MUTATIONS_DISABLED", AS_OWNER, Some(("ledger", "staging")));
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &target.id.to_string(), &key()), d).await;
 }
 
 const SET_KILL_SWITCH: &str = "mutation($on: Boolean!, $key: String!) {
@@ -251,12 +328,8 @@ async fn set_kill_switch(app: &TestApp, on: bool) {
 async fn the_kill_switch_turned_on_at_runtime_refuses_the_next_deploy_even_from_an_admin() {
     let (gate, app) = demo_app().await;
     set_kill_switch(&app, true).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_ADMIN, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_ADMIN, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()), d).await;
     set_kill_switch(&app, false).await;
     let after = deploy(&app, ADMIN, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(after.ok()["deploy"]["state"], "ACTIVE", "turning the switch off unblocks deploys at once");
@@ -268,12 +341,8 @@ async fn the_kill_switch_is_checked_before_a_replay_is_answered() {
     let reused = key();
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await.ok();
     set_kill_switch(&app, true).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await;
-
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused), d).await;
 }
 
 #[tokio::test]
@@ -284,12 +353,12 @@ async fn the_role_is_checked_before_the_kill_switch_and_the_kill_switch_before_t
 
     let before_observer = Snapshot::take(&app, &gate).await;
     let observer = deploy(&app, OBSERVER, blank.clone(), "").await;
-    let d = deploy_denial("ROLE_FORBIDDEN", AS_OBSERVER, "payments-api", "sandbox");
+    let d = Denial::deploy("ROLE_FORBIDDEN", AS_OBSERVER, Some(("payments-api", "sandbox")));
     before_observer.assert_refused(&app, &gate, &observer, d).await;
 
     let before_owner = Snapshot::take(&app, &gate).await;
     let owner = deploy(&app, OWNER, blank, "").await;
-    let d = deploy_denial("MUTATIONS_DISABLED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("MUTATIONS_DISABLED", AS_OWNER, Some(("payments-api", "sandbox")));
     before_owner.assert_refused(&app, &gate, &owner, d).await;
 }
 
@@ -300,12 +369,8 @@ async fn a_blank_change_summary_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let mut blank = intent("payments-api", "1.0.0", "sandbox");
     blank["changeSummary"] = json!(" \t  ");
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, blank, &key()).await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, blank, &key()), d).await;
 }
 
 #[tokio::test]
@@ -313,12 +378,8 @@ async fn a_change_summary_of_241_characters_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let mut long = intent("payments-api", "1.0.0", "sandbox");
     long["changeSummary"] = json!("x".repeat(241));
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, long, &key()).await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, long, &key()), d).await;
 }
 
 #[tokio::test]
@@ -340,34 +401,34 @@ async fn a_rollback_with_a_241_character_change_summary_is_an_invalid_request() 
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = app.admin(ROLLBACK, json!({ "id": target, "summary": "y".repeat(241), "key": key() })).await;
-
-    let d = rollback_denial("INVALID_REQUEST", AS_ADMIN, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("INVALID_REQUEST", AS_ADMIN, Some(("payments-api", "sandbox")));
+    assert_act_refused(
+        &app,
+        &gate,
+        app.admin(ROLLBACK, json!({ "id": target, "summary": "y".repeat(241), "key": key() })),
+        d,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_empty_idempotency_key_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "").await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), ""), d).await;
 }
 
 #[tokio::test]
 async fn an_idempotency_key_of_129_characters_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &"k".repeat(129)).await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(
+        &app,
+        &gate,
+        deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &"k".repeat(129)),
+        d,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -383,12 +444,9 @@ async fn an_idempotency_key_of_128_characters_is_accepted() {
 #[tokio::test]
 async fn an_idempotency_key_with_a_non_printable_character_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "retry\u{7}1").await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), "retry\u{7}1"), d)
+        .await;
 }
 
 #[tokio::test]
@@ -396,46 +454,16 @@ async fn a_rollback_with_a_non_printable_idempotency_key_is_an_invalid_request()
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &target, "line\nbreak").await;
-
-    let d = rollback_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &target, "line\nbreak"), d).await;
 }
 
 #[tokio::test]
 async fn a_cancel_with_an_idempotency_key_of_129_characters_is_an_invalid_request() {
     let (gate, app) = demo_app().await;
     let target = in_flight(&app, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &target, &"c".repeat(129)).await;
-
-    let d = denial("DEPLOY_CANCEL", "INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_malformed_version_is_an_invalid_version() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "v1.2", "sandbox"), &key()).await;
-
-    let d = deploy_denial("INVALID_VERSION", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_malformed_environment_name_is_an_invalid_environment() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "Sand Box!"), &key()).await;
-
-    let d = deploy_denial("INVALID_ENVIRONMENT", AS_OWNER, "payments-api", "Sand Box!");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("DEPLOY_CANCEL", "INVALID_REQUEST", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &target, &"c".repeat(129)), d).await;
 }
 
 #[tokio::test]
@@ -446,56 +474,20 @@ async fn a_malformed_service_name_is_an_invalid_request() {
     let response = deploy(&app, OWNER, intent("Payments API", "1.0.0", "sandbox"), &key()).await;
     let preflight = validate_deployment(&app, OWNER, intent("Payments API", "1.0.0", "sandbox")).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "Payments API", "sandbox");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("Payments API", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["INVALID_REQUEST", "SERVICE_NOT_ALLOWLISTED"]);
-}
-
-#[tokio::test]
-async fn a_malformed_recipe_id_is_an_invalid_request() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("payments-api", "1.0.0", "sandbox", "Canary!"), &key()).await;
-
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
 }
 
 // --- step 6 and 7: allowlist and delivery-group policy --------------------------
 
 #[tokio::test]
-async fn a_service_that_is_not_allowlisted_is_refused() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, ADMIN, intent("mystery-service", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("SERVICE_NOT_ALLOWLISTED", AS_ADMIN, "mystery-service", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_service_in_no_delivery_group_is_refused() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, ADMIN, intent("orphan", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("SERVICE_NOT_IN_DELIVERY_GROUP", AS_ADMIN, "orphan", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
 async fn an_owner_who_is_not_a_member_of_the_group_may_not_deploy_its_services() {
     let gate = FakeGate::start().await;
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OUTSIDER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OUTSIDER, intent("payments-api", "1.0.0", "sandbox"), &key()), d)
+        .await;
 }
 
 #[tokio::test]
@@ -504,94 +496,13 @@ async fn an_owner_who_is_not_a_member_of_the_group_may_not_roll_back_its_deploym
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
     deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "staging").await;
     let target = deployed_and_succeeded(&app, &gate, "checkout-web", "1.1.0", "staging").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OUTSIDER, &target, &key()).await;
-
-    let d = rollback_denial("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, "checkout-web", "staging");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn an_environment_the_group_does_not_list_is_not_allowed() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "prod"), &key()).await;
-
-    let d = deploy_denial("ENVIRONMENT_NOT_ALLOWED", AS_OWNER, "payments-api", "prod");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_disabled_environment_is_refused() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "frozen"), &key()).await;
-
-    let d = deploy_denial("ENVIRONMENT_DISABLED", AS_OWNER, "payments-api", "frozen");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_recipe_the_group_does_not_allow_is_refused() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("checkout-web", "1.0.0", "sandbox", "canary"), &key()).await;
-
-    let d = deploy_denial("RECIPE_NOT_ALLOWED", AS_OWNER, "checkout-web", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("checkout-web", "staging")));
+    assert_act_refused(&app, &gate, rollback(&app, OUTSIDER, &target, &key()), d).await;
 }
 
 // --- step 8: compatibility --------------------------------------------------------
 
-#[tokio::test]
-async fn no_recipe_and_no_group_default_is_recipe_not_found() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("batch-job", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("RECIPE_NOT_FOUND", AS_OWNER, "batch-job", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_deprecated_recipe_is_refused() {
-    let (gate, app) = test_app(Limits::default()).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("payments-api", "1.0.0", "sandbox", "legacy"), &key()).await;
-
-    let d = deploy_denial("RECIPE_DEPRECATED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
-#[tokio::test]
-async fn a_recipe_the_service_is_not_compatible_with_is_refused() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent_with_recipe("ledger", "1.0.0", "sandbox", "canary"), &key()).await;
-
-    let d = deploy_denial("RECIPE_INCOMPATIBLE", AS_OWNER, "ledger", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
-
 // --- step 9: version and rollback target ------------------------------------------
-
-#[tokio::test]
-async fn a_version_that_is_not_a_registered_build_is_not_found() {
-    let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "9.9.9", "sandbox"), &key()).await;
-
-    let d = deploy_denial("VERSION_NOT_FOUND", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
-}
 
 #[tokio::test]
 async fn a_rollback_cannot_itself_be_rolled_back() {
@@ -601,12 +512,8 @@ async fn a_rollback_cannot_itself_be_rolled_back() {
     let restore = rollback(&app, OWNER, &target, &key()).await;
     let restore_id = id_of(&restore.ok()["rollback"]);
     finish(&app, &gate, &restore_id).await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &restore_id, &key()).await;
-
-    let d = rollback_denial("ROLLBACK_OF_ROLLBACK", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("ROLLBACK_OF_ROLLBACK", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &restore_id, &key()), d).await;
 }
 
 #[tokio::test]
@@ -614,12 +521,8 @@ async fn a_deployment_still_in_flight_is_not_a_current_rollback_target() {
     let (gate, app) = demo_app().await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let running = in_flight(&app, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &running, &key()).await;
-
-    let d = rollback_denial("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &running, &key()), d).await;
 }
 
 #[tokio::test]
@@ -629,12 +532,8 @@ async fn a_failure_older_than_the_running_deployment_is_not_a_current_rollback_t
     gate.fail_execution(&execution_of(&app, &failed).await, &["Health check failed"]);
     wait_for_state(&app, &failed, "FAILED").await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &failed, &key()).await;
-
-    let d = rollback_denial("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &failed, &key()), d).await;
 }
 
 #[tokio::test]
@@ -642,24 +541,16 @@ async fn a_superseded_deployment_is_not_a_current_rollback_target() {
     let (gate, app) = demo_app().await;
     let old = deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &old, &key()).await;
-
-    let d = rollback_denial("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("ROLLBACK_TARGET_NOT_CURRENT", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &old, &key()), d).await;
 }
 
 #[tokio::test]
 async fn rolling_back_the_first_success_has_no_prior_version_to_restore() {
     let (gate, app) = demo_app().await;
     let only = deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &only, &key()).await;
-
-    let d = rollback_denial("NO_PRIOR_SUCCESSFUL_VERSION", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("NO_PRIOR_SUCCESSFUL_VERSION", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &only, &key()), d).await;
 }
 
 // --- steps 10 and 11: quota and concurrency ----------------------------------------
@@ -668,12 +559,8 @@ async fn rolling_back_the_first_success_has_no_prior_version_to_restore() {
 async fn a_deploy_over_the_daily_quota_is_refused() {
     let (gate, app) = test_app(Limits { deploy_quota: 1, ..Limits::default() }).await;
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("QUOTA_EXCEEDED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -684,24 +571,16 @@ async fn a_rollback_over_the_daily_rollback_quota_is_refused() {
     let first_rollback = rollback(&app, OWNER, &first_target, &key()).await;
     finish(&app, &gate, &id_of(&first_rollback.ok()["rollback"])).await;
     let second_target = deployed_and_succeeded(&app, &gate, "payments-api", "1.2.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &second_target, &key()).await;
-
-    let d = rollback_denial("QUOTA_EXCEEDED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &second_target, &key()), d).await;
 }
 
 #[tokio::test]
 async fn a_deploy_beyond_the_concurrency_limit_is_refused() {
     let (gate, app) = demo_app().await;
     in_flight(&app, "payments-api", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()).await;
-
-    let d = deploy_denial("CONCURRENCY_LIMIT_REACHED", AS_OWNER, "ledger", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("CONCURRENCY_LIMIT_REACHED", AS_OWNER, Some(("ledger", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("ledger", "1.0.0", "sandbox"), &key()), d).await;
 }
 
 #[tokio::test]
@@ -710,12 +589,8 @@ async fn a_rollback_needs_a_free_concurrency_slot() {
     deployed_and_succeeded(&app, &gate, "payments-api", "1.0.0", "sandbox").await;
     let target = deployed_and_succeeded(&app, &gate, "payments-api", "1.1.0", "sandbox").await;
     in_flight(&app, "ledger", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &target, &key()).await;
-
-    let d = rollback_denial("CONCURRENCY_LIMIT_REACHED", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::rollback("CONCURRENCY_LIMIT_REACHED", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &target, &key()), d).await;
 }
 
 // --- idempotency, cancel and unknown ids --------------------------------------------
@@ -725,57 +600,37 @@ async fn a_key_reused_with_a_different_intent_is_an_idempotency_conflict() {
     let (gate, app) = demo_app().await;
     let reused = key();
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await.ok();
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging"), &reused).await;
-
-    let d = deploy_denial("IDEMPOTENCY_CONFLICT", AS_OWNER, "payments-api", "staging");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("IDEMPOTENCY_CONFLICT", AS_OWNER, Some(("payments-api", "staging")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging"), &reused), d).await;
 }
 
 #[tokio::test]
 async fn a_finished_deployment_is_not_cancelable() {
     let (gate, app) = demo_app().await;
     let done = deployed_and_succeeded(&app, &gate, "checkout-web", "1.0.0", "sandbox").await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, OWNER, &done, &key()).await;
-
-    let d = denial("DEPLOY_CANCEL", "DEPLOYMENT_NOT_CANCELABLE", AS_OWNER, Some(("checkout-web", "sandbox")));
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("DEPLOY_CANCEL", "DEPLOYMENT_NOT_CANCELABLE", AS_OWNER, Some(("checkout-web", "sandbox")));
+    assert_act_refused(&app, &gate, cancel(&app, OWNER, &done, &key()), d).await;
 }
 
 #[tokio::test]
 async fn rolling_back_an_unknown_deployment_is_not_found() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = rollback(&app, OWNER, &uuid::Uuid::new_v4().to_string(), &key()).await;
-
-    let d = denial("ROLLBACK_SUBMIT", "NOT_FOUND", AS_OWNER, None);
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("ROLLBACK_SUBMIT", "NOT_FOUND", AS_OWNER, None);
+    assert_act_refused(&app, &gate, rollback(&app, OWNER, &uuid::Uuid::new_v4().to_string(), &key()), d).await;
 }
 
 #[tokio::test]
 async fn canceling_an_unknown_deployment_is_not_found() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, ADMIN, &uuid::Uuid::new_v4().to_string(), &key()).await;
-
-    let d = denial("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
+    assert_act_refused(&app, &gate, cancel(&app, ADMIN, &uuid::Uuid::new_v4().to_string(), &key()), d).await;
 }
 
 #[tokio::test]
 async fn canceling_a_malformed_deployment_id_is_not_found() {
     let (gate, app) = demo_app().await;
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = cancel(&app, ADMIN, "not-a-deployment-id", &key()).await;
-
-    let d = denial("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::of("DEPLOY_CANCEL", "NOT_FOUND", AS_ADMIN, None);
+    assert_act_refused(&app, &gate, cancel(&app, ADMIN, "not-a-deployment-id", &key()), d).await;
 }
 
 // --- order -----------------------------------------------------------------------
@@ -789,7 +644,7 @@ async fn a_recipe_the_group_does_not_allow_is_reported_before_its_existence_and_
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = deploy_denial("RECIPE_NOT_ALLOWED", AS_OWNER, "checkout-web", "sandbox");
+    let d = Denial::deploy("RECIPE_NOT_ALLOWED", AS_OWNER, Some(("checkout-web", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["RECIPE_NOT_ALLOWED", "RECIPE_NOT_FOUND", "VERSION_NOT_FOUND"]);
     assert_eq!(preflight["allowed"], false);
@@ -806,7 +661,7 @@ async fn input_shape_errors_are_all_listed_before_policy_errors() {
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = deploy_denial("INVALID_REQUEST", AS_OWNER, "payments-api", "prod");
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "prod")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["INVALID_REQUEST", "INVALID_VERSION", "ENVIRONMENT_NOT_ALLOWED"]);
 }
@@ -821,7 +676,7 @@ async fn membership_is_checked_before_environment_and_recipe_policy() {
     let response = deploy(&app, OUTSIDER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OUTSIDER, bad).await;
 
-    let d = deploy_denial("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, "payments-api", "prod");
+    let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "prod")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(
         violation_codes(&preflight),
@@ -838,7 +693,7 @@ async fn a_disabled_environment_is_reported_before_a_deprecated_then_incompatibl
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = deploy_denial("ENVIRONMENT_DISABLED", AS_OWNER, "ledger", "frozen");
+    let d = Denial::deploy("ENVIRONMENT_DISABLED", AS_OWNER, Some(("ledger", "frozen")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["ENVIRONMENT_DISABLED", "RECIPE_DEPRECATED", "RECIPE_INCOMPATIBLE"]);
 }
@@ -850,12 +705,8 @@ async fn a_reused_key_with_an_invalid_intent_reports_the_conflict_before_the_inp
     deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &reused).await.ok();
     let mut bad = intent("payments-api", "1.0", "sandbox");
     bad["changeSummary"] = json!("");
-    let before = Snapshot::take(&app, &gate).await;
-
-    let response = deploy(&app, OWNER, bad, &reused).await;
-
-    let d = deploy_denial("IDEMPOTENCY_CONFLICT", AS_OWNER, "payments-api", "sandbox");
-    before.assert_refused(&app, &gate, &response, d).await;
+    let d = Denial::deploy("IDEMPOTENCY_CONFLICT", AS_OWNER, Some(("payments-api", "sandbox")));
+    assert_act_refused(&app, &gate, deploy(&app, OWNER, bad, &reused), d).await;
 }
 
 #[tokio::test]
@@ -867,7 +718,7 @@ async fn quota_is_reported_before_concurrency_and_both_after_the_version() {
     let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "sandbox"), &key()).await;
     let unknown_version = validate_deployment(&app, OWNER, intent("payments-api", "9.9.9", "sandbox")).await;
 
-    let d = deploy_denial("QUOTA_EXCEEDED", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("QUOTA_EXCEEDED", AS_OWNER, Some(("payments-api", "sandbox")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&unknown_version), ["VERSION_NOT_FOUND", "QUOTA_EXCEEDED", "CONCURRENCY_LIMIT_REACHED"]);
 }
@@ -1143,7 +994,7 @@ async fn a_refused_request_answers_with_a_request_id_matching_its_audit_event() 
 
     let response = deploy(&app, OWNER, intent("payments-api", "9.9.9", "sandbox"), &key()).await;
 
-    let d = deploy_denial("VERSION_NOT_FOUND", AS_OWNER, "payments-api", "sandbox");
+    let d = Denial::deploy("VERSION_NOT_FOUND", AS_OWNER, Some(("payments-api", "sandbox")));
     let event = before.assert_refused(&app, &gate, &response, d).await;
     let error_request_id: Option<Value> = response.errors().first().map(|e| e["extensions"]["requestId"].clone());
     assert_eq!(error_request_id, event.request_id.map(Value::from));

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::harness::{
+    graphql::{ids, walk_pages},
     seed::{self, base_time},
     TestApp, ADMIN, OWNER,
 };
@@ -78,34 +79,9 @@ const PAGE: &str = "query($filter: DeploymentFilter, $first: Int!, $after: Strin
     }
 }";
 
-/// Walks every page of `deployments` as `token`, checking each page's shape
-/// on the way, and returns the nodes in the order served.
+/// Walks every page of `deployments` as `token` (`walk_pages`).
 async fn walk(app: &TestApp, token: &str, filter: Value, first: usize) -> Vec<Value> {
-    let mut nodes = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..=(300 / first + 1) {
-        let response = app.gql_as(Some(token), PAGE, json!({ "filter": filter, "first": first, "after": after })).await;
-        let connection = &response.ok()["deployments"];
-        let edges = connection["edges"].as_array().expect("edges");
-        let node_ids: Vec<&Value> = connection["nodes"].as_array().expect("nodes").iter().map(|n| &n["id"]).collect();
-        let edge_ids: Vec<&Value> = edges.iter().map(|e| &e["node"]["id"]).collect();
-        assert_eq!(node_ids, edge_ids, "nodes and edges list the same records");
-        let has_next = connection["pageInfo"]["hasNextPage"].as_bool().expect("hasNextPage");
-        if has_next {
-            assert_eq!(edges.len(), first, "every page but the last is full");
-            assert_eq!(connection["pageInfo"]["endCursor"], edges[edges.len() - 1]["cursor"]);
-        }
-        nodes.extend(edges.iter().map(|e| e["node"].clone()));
-        if !has_next {
-            return nodes;
-        }
-        after = Some(connection["pageInfo"]["endCursor"].as_str().expect("endCursor").to_owned());
-    }
-    panic!("hasNextPage never became false");
-}
-
-fn ids(nodes: &[Value]) -> Vec<String> {
-    nodes.iter().map(|n| n["id"].as_str().expect("id").to_owned()).collect()
+    walk_pages(app, token, (PAGE, "deployments"), filter, first, 300).await
 }
 
 #[tokio::test]

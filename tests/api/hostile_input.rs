@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{deployed, id_of, intent, key, running_behind_a_slow_engine, DEPLOY},
     fake_gate::{FakeGate, Fault, Route},
+    graphql::{deployed, id_of, intent, key, running_behind_a_slow_engine, DEPLOY},
     ws::{codes, Event, WsClient},
     TestApp, ADMIN, OBSERVER, OWNER,
 };

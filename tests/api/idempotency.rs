@@ -9,11 +9,12 @@ use dxcp::domain::{catalog::AuditOutcome, deployment::DeploymentState};
 use serde_json::json;
 
 use crate::harness::{
-    deploy_helpers::{
-        audit_events, cancel, deploy, deployed_and_succeeded, finish, id_of, intent, key, records, rollback,
-        wait_for_state, Snapshot, DEPLOYMENT, ROLLBACK,
-    },
     fake_gate::{FakeGate, Fault, Route},
+    graphql::{
+        cancel, deploy, deployed_and_succeeded, finish, id_of, intent, key, rollback, wait_for_state, DEPLOYMENT,
+        ROLLBACK,
+    },
+    storage::{audit_events, records, Snapshot},
     TestApp, ADMIN, OWNER,
 };
 

@@ -3,59 +3,21 @@
 //! that turns it off is refused with `MUTATIONS_DISABLED` and audited as
 //! DENIED; reads keep working.
 
-use dxcp::domain::{deployment::DeploymentFilter, page::PageRequest};
-use dxcp::store::deployments::GroupScope;
 use serde_json::{json, Value};
 
-use crate::admin::{
-    admin_catalog, answer, assert_no_admin_change, assert_refused, audit_log, call, every_admin_mutation, key,
-    new_events, SETTINGS_FIELDS,
+use crate::harness::{
+    admin::{
+        answer, assert_no_admin_change, assert_refused, audit_log, call, every_admin_mutation, new_events,
+        SETTINGS_FIELDS,
+    },
+    catalog::admin_catalog,
+    graphql::{cancel, deploy, intent, key, rollback},
+    storage, GqlResponse, TestApp, ADMIN, CI, OBSERVER, OWNER,
 };
-use crate::harness::{GqlResponse, TestApp, ADMIN, CI, OBSERVER, OWNER};
 
 /// The test catalogue with deployments that stay in flight for two minutes.
 async fn spawn_with_slow_engine() -> TestApp {
     TestApp::builder().catalog(&admin_catalog()).env("DXCP_SIMULATED_DURATION_MS", "120000").spawn().await
-}
-
-fn intent(service: &str, version: &str, environment: &str) -> Value {
-    json!({
-        "service": service,
-        "version": version,
-        "environment": environment,
-        "changeSummary": format!("ship {service} {version} to {environment}"),
-    })
-}
-
-async fn deploy(app: &TestApp, token: &str, intent: Value) -> GqlResponse {
-    app.gql_as(
-        Some(token),
-        "mutation($intent: DeploymentIntentInput!, $key: String!) {
-            deploy(intent: $intent, idempotencyKey: $key) { id state service environment }
-        }",
-        json!({ "intent": intent, "key": key() }),
-    )
-    .await
-}
-
-async fn rollback(app: &TestApp, token: &str, id: &str) -> GqlResponse {
-    app.gql_as(
-        Some(token),
-        "mutation($id: ID!, $key: String!) {
-            rollback(deploymentId: $id, changeSummary: \"undo it\", idempotencyKey: $key) { id state }
-        }",
-        json!({ "id": id, "key": key() }),
-    )
-    .await
-}
-
-async fn cancel(app: &TestApp, token: &str, id: &str) -> GqlResponse {
-    app.gql_as(
-        Some(token),
-        "mutation($id: ID!, $key: String!) { cancelDeployment(id: $id, idempotencyKey: $key) { id state } }",
-        json!({ "id": id, "key": key() }),
-    )
-    .await
 }
 
 async fn register_build(app: &TestApp, version: &str) -> GqlResponse {
@@ -86,16 +48,6 @@ async fn set_kill_switch(app: &TestApp, on: bool) -> GqlResponse {
     call(app, ADMIN, "updateSystemSettings", json!({ "mutationsDisabled": on }), Some("incident"), &key()).await
 }
 
-async fn record_count(app: &TestApp) -> usize {
-    let page = app
-        .services
-        .store()
-        .deployments_page(&DeploymentFilter::default(), &GroupScope::All, &PageRequest::new(100, None))
-        .await
-        .expect("deployments page");
-    page.items.len()
-}
-
 /// Asserts the refusal and its one DENIED audit event.
 async fn assert_disabled(app: &TestApp, before: &[Value], response: &GqlResponse, field: &str, event_type: &str) {
     assert_refused(response, field, "MUTATIONS_DISABLED", field);
@@ -111,21 +63,21 @@ async fn assert_disabled(app: &TestApp, before: &[Value], response: &GqlResponse
 #[tokio::test]
 async fn with_the_kill_switch_on_every_mutation_is_refused_with_mutations_disabled_and_audited_denied() {
     let app = spawn_with_slow_engine().await;
-    let running = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let running = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     let id = running.ok()["deploy"]["id"].as_str().expect("a deployment id").to_owned();
     assert_eq!(answer(&set_kill_switch(&app, true).await, "updateSystemSettings")["mutationsDisabled"], true);
-    let records_before = record_count(&app).await;
+    let records_before = storage::records(&app).await.len();
 
     let before = audit_log(&app).await;
-    let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging")).await;
+    let response = deploy(&app, OWNER, intent("payments-api", "1.1.0", "staging"), &key()).await;
     assert_disabled(&app, &before, &response, "deploy", "DEPLOY_SUBMIT").await;
 
     let before = audit_log(&app).await;
-    let response = rollback(&app, OWNER, &id).await;
+    let response = rollback(&app, OWNER, &id, &key()).await;
     assert_disabled(&app, &before, &response, "rollback", "ROLLBACK_SUBMIT").await;
 
     let before = audit_log(&app).await;
-    let response = cancel(&app, OWNER, &id).await;
+    let response = cancel(&app, OWNER, &id, &key()).await;
     assert_disabled(&app, &before, &response, "cancelDeployment", "DEPLOY_CANCEL").await;
 
     let before = audit_log(&app).await;
@@ -142,9 +94,9 @@ async fn with_the_kill_switch_on_every_mutation_is_refused_with_mutations_disabl
     let response = set_kill_switch(&app, true).await;
     assert_disabled(&app, &before, &response, "updateSystemSettings", "SETTINGS_UPDATE").await;
 
-    assert_eq!(record_count(&app).await, records_before, "no deployment record was written");
-    assert!(app.services.store().build("payments-api", "9.9.9").await.expect("store read").is_none(), "no build");
-    let record = app.services.store().deployment(id.parse().expect("uuid")).await.expect("read").expect("record");
+    assert_eq!(storage::records(&app).await.len(), records_before, "no deployment record was written");
+    assert!(storage::stored_build(&app, "payments-api", "9.9.9").await.is_none(), "no build");
+    let record = storage::stored(&app, &id).await;
     assert!(!record.state.is_terminal(), "the running deployment was not canceled: {:?}", record.state);
     assert_no_admin_change(&app).await;
 }
@@ -152,7 +104,7 @@ async fn with_the_kill_switch_on_every_mutation_is_refused_with_mutations_disabl
 #[tokio::test]
 async fn reads_keep_working_while_the_kill_switch_is_on() {
     let app = spawn_with_slow_engine().await;
-    let running = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let running = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     let id = running.ok()["deploy"]["id"].as_str().expect("a deployment id").to_owned();
     answer(&set_kill_switch(&app, true).await, "updateSystemSettings");
 
@@ -182,7 +134,7 @@ async fn reads_keep_working_while_the_kill_switch_is_on() {
 async fn turning_the_kill_switch_off_lets_mutations_run_again() {
     let app = spawn_with_slow_engine().await;
     answer(&set_kill_switch(&app, true).await, "updateSystemSettings");
-    let refused = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let refused = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert_eq!(refused.first_code().as_deref(), Some("MUTATIONS_DISABLED"), "{}", refused.body);
     let before = audit_log(&app).await;
 
@@ -197,7 +149,7 @@ async fn turning_the_kill_switch_off_lets_mutations_run_again() {
         events[0]["changes"],
         json!([{ "field": "mutationsDisabled", "oldValue": "true", "newValue": "false" }])
     );
-    let accepted = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let accepted = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert!(accepted.ok()["deploy"]["id"].is_string(), "{}", accepted.body);
     let build = register_build(&app, "9.9.9").await;
     assert_eq!(build.ok()["registerBuild"]["registeredBy"], "ci");
@@ -243,14 +195,14 @@ async fn dxcp_kill_switch_true_at_first_start_begins_with_mutations_disabled() {
     let app = TestApp::builder().catalog(&admin_catalog()).env("DXCP_KILL_SWITCH", "true").spawn().await;
 
     let settings = app.admin(&format!("query {{ systemSettings {{ {SETTINGS_FIELDS} }} }}"), json!({})).await;
-    let refused_deploy = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let refused_deploy = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     let refused_build = register_build(&app, "9.9.9").await;
 
     assert_eq!(settings.ok()["systemSettings"]["mutationsDisabled"], true);
     assert_eq!(refused_deploy.first_code().as_deref(), Some("MUTATIONS_DISABLED"), "{}", refused_deploy.body);
     assert_eq!(refused_build.first_code().as_deref(), Some("MUTATIONS_DISABLED"), "{}", refused_build.body);
-    assert_eq!(record_count(&app).await, 0, "nothing was deployed");
+    assert_eq!(storage::records(&app).await.len(), 0, "nothing was deployed");
     answer(&set_kill_switch(&app, false).await, "updateSystemSettings");
-    let accepted = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let accepted = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
     assert!(accepted.ok()["deploy"]["id"].is_string(), "{}", accepted.body);
 }

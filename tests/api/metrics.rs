@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::harness::{
-    deploy_helpers::{deploy, execution_of, id_of, intent, key, wait_for_state},
     fake_gate::{FakeGate, Fault, Route},
+    graphql::{deploy, id_of, intent, key, wait_for_state},
+    storage::execution_of,
     TestApp, ADMIN, CI, OBSERVER, OWNER,
 };
 

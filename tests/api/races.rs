@@ -11,9 +11,10 @@ use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
 use crate::harness::{
+    catalog::catalog_with_payments_guardrails,
     fake_gate::{FakeGate, Fault, Route},
-    flows::{self, catalog_with_payments_guardrails, intent, ENVIRONMENT, GROUP, SERVICE},
-    GqlResponse, TestApp, OWNER,
+    graphql::{self, intent, ENVIRONMENT, GROUP, SERVICE},
+    storage, GqlResponse, TestApp, OWNER,
 };
 
 /// Mutations allowed per minute in these tests: far above any burst here,
@@ -45,7 +46,7 @@ async fn deploy_concurrently(app: &Arc<TestApp>, intent: Value, keys: Vec<String
             let (app, barrier, intent) = (Arc::clone(app), Arc::clone(&barrier), intent.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                flows::deploy_intent(&app, OWNER, intent, &key).await
+                graphql::deploy_seen_by(&app, OWNER, intent, &key).await
             })
         })
         .collect();
@@ -80,14 +81,14 @@ async fn twenty_concurrent_deploys_into_one_free_slot_admit_exactly_one_and_deny
     // Assert
     let admitted = accepted(&responses);
     assert_eq!(admitted.len(), 1, "exactly one deploy is admitted: {:?}", refusal_codes(&responses));
-    let id = flows::answered_id(admitted[0], "deploy");
+    let id = graphql::answered_id(admitted[0], "deploy");
     assert!(admitted[0].data()["deploy"].is_object(), "the admitted deploy answers with its record");
     assert_eq!(refusal_codes(&responses), vec!["CONCURRENCY_LIMIT_REACHED".to_owned(); 19]);
     for refused in responses.iter().filter(|r| !r.errors().is_empty()) {
         assert_eq!(refused.data()["deploy"], Value::Null, "a refused deploy answers null: {}", refused.body);
     }
 
-    let records = flows::stored_records(&app).await;
+    let records = storage::records(&app).await;
     assert_eq!(records.len(), 1, "one record in the store");
     assert_eq!(records[0].id.to_string(), id);
     assert_eq!(records[0].state, DeploymentState::Active);
@@ -96,15 +97,15 @@ async fn twenty_concurrent_deploys_into_one_free_slot_admit_exactly_one_and_deny
     assert_eq!(triggers.len(), 1, "one engine trigger");
     assert_eq!(triggers[0].json()["parameters"]["dxcpDeploymentId"], json!(id));
 
-    let denied = flows::denials_counting(&app, json!({ "eventType": "DEPLOY_SUBMIT" }), 19).await;
+    let denied = graphql::denials_counting(&app, json!({ "eventType": "DEPLOY_SUBMIT" }), 19).await;
     for event in &denied {
         let summary = event["summary"].as_str().expect("a summary");
         assert!(summary.contains("CONCURRENCY_LIMIT_REACHED"), "{summary}");
-        assert_eq!(event["actorId"], flows::OWNER_ACTOR);
+        assert_eq!(event["actorId"], graphql::OWNER_ACTOR);
         assert_eq!(event["serviceName"], SERVICE);
         assert_eq!(event["environment"], ENVIRONMENT);
     }
-    let succeeded = flows::audit_events(&app, json!({ "eventType": "DEPLOY_SUBMIT", "outcome": "SUCCESS" })).await;
+    let succeeded = graphql::audit_events(&app, json!({ "eventType": "DEPLOY_SUBMIT", "outcome": "SUCCESS" })).await;
     assert_eq!(succeeded.len(), 1, "one successful submit");
     assert_eq!(succeeded[0]["targetId"], json!(id));
     assert_eq!(succeeded[0]["deliveryGroupId"], GROUP);
@@ -132,11 +133,11 @@ async fn sixteen_concurrent_deploys_with_one_idempotency_key_create_one_record_a
     }
     assert_eq!(first["deploy"]["state"], "ACTIVE", "answered once the engine accepted the run");
 
-    let records = flows::stored_records(&app).await;
+    let records = storage::records(&app).await;
     assert_eq!(records.len(), 1, "one record in the store");
     assert_eq!(records[0].id.to_string(), first["deploy"]["id"].as_str().unwrap());
     assert_eq!(gate.triggers().len(), 1, "one engine trigger");
-    let submits = flows::audit_events(&app, json!({ "eventType": "DEPLOY_SUBMIT" })).await;
+    let submits = graphql::audit_events(&app, json!({ "eventType": "DEPLOY_SUBMIT" })).await;
     assert_eq!(submits.len(), 1, "replays write no audit event: {submits:?}");
     assert_eq!(submits[0]["outcome"], "SUCCESS");
 }
@@ -159,7 +160,7 @@ async fn concurrent_deploys_with_one_key_wait_for_a_slow_engine_and_all_get_the_
         assert_eq!(response.data(), responses[0].data(), "identical answers");
     }
     assert_eq!(responses[0].data()["deploy"]["state"], "ACTIVE", "{}", responses[0].body);
-    assert_eq!(flows::stored_records(&app).await.len(), 1, "one record in the store");
+    assert_eq!(storage::records(&app).await.len(), 1, "one record in the store");
     assert_eq!(gate.triggers().len(), 1, "one engine trigger");
 }
 
@@ -175,15 +176,15 @@ async fn ten_concurrent_deploys_against_a_daily_quota_of_three_create_exactly_th
     // Assert
     assert_eq!(accepted(&responses).len(), 3, "three admitted: {:?}", refusal_codes(&responses));
     assert_eq!(refusal_codes(&responses), vec!["QUOTA_EXCEEDED".to_owned(); 7]);
-    let records = flows::stored_records(&app).await;
+    let records = storage::records(&app).await;
     assert_eq!(records.len(), 3, "exactly three records in the store");
     let mut admitted_ids: Vec<String> =
-        accepted(&responses).into_iter().map(|r| flows::answered_id(r, "deploy")).collect();
+        accepted(&responses).into_iter().map(|r| graphql::answered_id(r, "deploy")).collect();
     let mut stored_ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
     admitted_ids.sort();
     stored_ids.sort();
     assert_eq!(admitted_ids, stored_ids);
     assert_eq!(gate.triggers().len(), 3, "one engine trigger per record");
-    let denied = flows::denials_counting(&app, json!({ "eventType": "DEPLOY_SUBMIT" }), 7).await;
+    let denied = graphql::denials_counting(&app, json!({ "eventType": "DEPLOY_SUBMIT" }), 7).await;
     assert!(denied.iter().all(|e| e["summary"].as_str().is_some_and(|s| s.contains("QUOTA_EXCEEDED"))), "{denied:?}");
 }

@@ -5,24 +5,21 @@
 //! not draw from the buckets under test.
 
 use dxcp::domain::{
-    catalog::{AuditEvent, AuditFilter, AuditOutcome},
-    deployment::{DeploymentFilter, DeploymentRecord},
-    page::PageRequest,
+    catalog::{AuditEvent, AuditOutcome},
     Role,
 };
-use dxcp::store::deployments::GroupScope;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::harness::{GqlResponse, TestApp, ADMIN, OBSERVER, OWNER};
+use crate::harness::{
+    graphql::{deploy, intent, key},
+    storage::{audit_events, records, stored_settings},
+    GqlResponse, TestApp, ADMIN, OBSERVER, OWNER,
+};
 
 /// Three reads and two mutations per minute per caller.
 async fn spawn_with_low_limits() -> TestApp {
     TestApp::builder().env("DXCP_READ_RPM", "3").env("DXCP_MUTATE_RPM", "2").spawn().await
-}
-
-fn key() -> String {
-    format!("rate-{}", Uuid::new_v4())
 }
 
 async fn read(app: &TestApp, token: &str) -> GqlResponse {
@@ -65,26 +62,6 @@ fn assert_mutation_limited(response: &GqlResponse, field: &str) {
     assert!(seconds >= 1, "retryAfterSeconds is at least 1: {}", response.body);
 }
 
-fn intent(service: &str, version: &str, environment: &str) -> Value {
-    json!({
-        "service": service,
-        "version": version,
-        "environment": environment,
-        "changeSummary": format!("ship {service} {version} to {environment}"),
-    })
-}
-
-async fn deploy(app: &TestApp, token: &str, intent: Value) -> GqlResponse {
-    app.gql_as(
-        Some(token),
-        "mutation($intent: DeploymentIntentInput!, $key: String!) {
-            deploy(intent: $intent, idempotencyKey: $key) { id service environment }
-        }",
-        json!({ "intent": intent, "key": key() }),
-    )
-    .await
-}
-
 fn accepted(response: &GqlResponse) -> String {
     let id = response.ok()["deploy"]["id"].as_str();
     id.unwrap_or_else(|| panic!("the deploy was accepted: {}", response.body)).to_owned()
@@ -98,26 +75,6 @@ async fn update_settings(app: &TestApp, input: Value) -> GqlResponse {
         json!({ "input": input, "key": key() }),
     )
     .await
-}
-
-async fn records(app: &TestApp) -> Vec<DeploymentRecord> {
-    let page = app
-        .services
-        .store()
-        .deployments_page(&DeploymentFilter::default(), &GroupScope::All, &PageRequest::new(100, None))
-        .await
-        .expect("deployments page");
-    page.items
-}
-
-async fn audit(app: &TestApp) -> Vec<AuditEvent> {
-    let page = app
-        .services
-        .store()
-        .audit_page(&AuditFilter::default(), &PageRequest::new(100, None))
-        .await
-        .expect("audit page");
-    page.items
 }
 
 #[tokio::test]
@@ -142,7 +99,7 @@ async fn a_caller_whose_reads_are_used_up_can_still_mutate() {
     }
     assert_read_limited(&read(&app, OWNER).await);
 
-    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await;
+    let response = deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
 
     let id = accepted(&response);
     let stored = records(&app).await;
@@ -153,10 +110,10 @@ async fn a_caller_whose_reads_are_used_up_can_still_mutate() {
 #[tokio::test]
 async fn a_caller_whose_mutations_are_used_up_can_still_read() {
     let app = spawn_with_low_limits().await;
-    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await);
-    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await);
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await);
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await);
 
-    let third = deploy(&app, OWNER, intent("checkout-web", "1.0.0", "sandbox")).await;
+    let third = deploy(&app, OWNER, intent("checkout-web", "1.0.0", "sandbox"), &key()).await;
     let read_after = read(&app, OWNER).await;
 
     assert_mutation_limited(&third, "deploy");
@@ -166,17 +123,17 @@ async fn a_caller_whose_mutations_are_used_up_can_still_read() {
 #[tokio::test]
 async fn a_rate_limited_deploy_is_not_executed_and_is_audited_denied() {
     let app = spawn_with_low_limits().await;
-    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await);
-    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await);
-    let before: Vec<Uuid> = audit(&app).await.iter().map(|e| e.id).collect();
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await);
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await);
+    let before: Vec<Uuid> = audit_events(&app).await.iter().map(|e| e.id).collect();
 
-    let limited = deploy(&app, OWNER, intent("checkout-web", "1.0.0", "sandbox")).await;
+    let limited = deploy(&app, OWNER, intent("checkout-web", "1.0.0", "sandbox"), &key()).await;
 
     assert_mutation_limited(&limited, "deploy");
     let stored = records(&app).await;
     assert_eq!(stored.len(), 2, "no record for the limited deploy");
     assert!(stored.iter().all(|r| r.service == "payments-api"), "{stored:#?}");
-    let new: Vec<AuditEvent> = audit(&app).await.into_iter().filter(|e| !before.contains(&e.id)).collect();
+    let new: Vec<AuditEvent> = audit_events(&app).await.into_iter().filter(|e| !before.contains(&e.id)).collect();
     assert_eq!(new.len(), 1, "one audit event for the refusal: {new:#?}");
     let event = &new[0];
     assert_eq!(event.event_type, "DEPLOY_SUBMIT");
@@ -186,7 +143,7 @@ async fn a_rate_limited_deploy_is_not_executed_and_is_audited_denied() {
     assert_eq!(event.service_name.as_deref(), Some("checkout-web"));
     assert_eq!(event.environment.as_deref(), Some("sandbox"));
     assert!(event.summary.contains("RATE_LIMITED"), "{}", event.summary);
-    let other_caller = deploy(&app, ADMIN, intent("checkout-web", "1.0.0", "sandbox")).await;
+    let other_caller = deploy(&app, ADMIN, intent("checkout-web", "1.0.0", "sandbox"), &key()).await;
     accepted(&other_caller);
 }
 
@@ -226,8 +183,8 @@ async fn lowering_mutate_rpm_through_update_system_settings_takes_effect_at_once
     let updated = update_settings(&app, json!({ "mutateRpm": 1 })).await;
 
     assert_eq!(updated.ok()["updateSystemSettings"]["mutateRpm"], 1);
-    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox")).await);
-    let limited = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging")).await;
+    accepted(&deploy(&app, OWNER, intent("payments-api", "1.0.0", "sandbox"), &key()).await);
+    let limited = deploy(&app, OWNER, intent("payments-api", "1.0.0", "staging"), &key()).await;
     assert_mutation_limited(&limited, "deploy");
     assert_eq!(records(&app).await.len(), 1, "the limited deploy wrote no record");
 }
@@ -236,7 +193,7 @@ async fn lowering_mutate_rpm_through_update_system_settings_takes_effect_at_once
 async fn mutation_as(app: &TestApp, token: &str, mutation: &str) -> GqlResponse {
     let (document, variables) = match mutation {
         "deploy" => {
-            return deploy(app, token, intent("payments-api", "1.0.0", "sandbox")).await;
+            return deploy(app, token, intent("payments-api", "1.0.0", "sandbox"), &key()).await;
         }
         "rollback" => (
             "mutation($key: String!) { rollback(deploymentId: \"00000000-0000-0000-0000-000000000000\", idempotencyKey: $key) { id } }",
@@ -284,9 +241,9 @@ async fn the_rate_limit_is_checked_before_the_role_on_every_mutation() {
 
         assert_mutation_limited(&response, mutation);
     }
-    let settings = app.services.store().settings().await.expect("settings");
+    let settings = stored_settings(&app).await;
     assert_eq!(settings.read_rpm, 3, "no refused mutation ran");
-    let refusals: Vec<String> = audit(&app).await.iter().map(|e| e.summary.clone()).collect();
+    let refusals: Vec<String> = audit_events(&app).await.iter().map(|e| e.summary.clone()).collect();
     assert_eq!(refusals.iter().filter(|s| s.contains("ROLE_FORBIDDEN")).count(), 2, "{refusals:#?}");
     assert_eq!(refusals.iter().filter(|s| s.contains("RATE_LIMITED")).count(), 6, "{refusals:#?}");
 }

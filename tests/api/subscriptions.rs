@@ -9,8 +9,9 @@ use dxcp::http::ws::INIT_TIMEOUT;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    deploy_helpers::{deployed, execution_of, id_of},
     fake_gate::FakeGate,
+    graphql::{deployed, id_of},
+    storage::execution_of,
     ws::{Event, WsClient},
     TestApp, OWNER,
 };

@@ -1,11 +1,24 @@
 //! `TestApp`: the real server (`Application::build`) on 127.0.0.1:0 with a
 //! fresh database, plus per-role GraphQL clients.
+//!
+//! The harness, one place per concern:
+//! - `graphql`: documents and one call per deployment operation (deploy,
+//!   rollback, cancel, reads, preflights), intents, idempotency keys, polls,
+//!   the audit log and connection pages as the API serves them;
+//! - `admin`: the administrative mutations, their inputs and readers;
+//! - `storage`: the ONE way a test reads storage directly (what a refusal did
+//!   not write, engine execution ids, reads that must not touch a rate limit);
+//! - `catalog`: test catalogues; `seed`: history written straight to storage;
+//! - `fake_gate`: a fake Spinnaker Gate; `ws`: a WebSocket client; `db`: the
+//!   per-test database.
 
+pub mod admin;
+pub mod catalog;
 pub mod db;
-pub mod deploy_helpers;
 pub mod fake_gate;
-pub mod flows;
+pub mod graphql;
 pub mod seed;
+pub mod storage;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -218,4 +231,12 @@ impl TestApp {
     pub fn statements(&self) -> u64 {
         self.services.store().statements_executed()
     }
+}
+
+/// `http://127.0.0.1:<port>` of a port nothing listens on (bound, then freed).
+pub fn unused_local_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free local port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
