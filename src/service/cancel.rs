@@ -3,12 +3,12 @@
 //! (on a later refresh).
 
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, reads::scope_required, Caller, Services};
 use crate::domain::{
     catalog::AuditOutcome,
     deployment::{DeploymentRecord, TimelineEvent},
+    ids::DeploymentRef,
     DomainError, ErrorCode,
 };
 
@@ -16,13 +16,14 @@ impl Services {
     pub async fn cancel_deployment(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &DeploymentRef,
         key: &str,
     ) -> Result<DeploymentRecord, DomainError> {
-        let record = match Uuid::parse_str(id) {
-            Ok(uuid) => self.store.deployment(uuid).await?,
-            Err(_) => None,
+        let record = match id.id() {
+            Some(id) => self.store.deployment(id.uuid()).await?,
+            None => None,
         };
+        let id = id.as_str();
         let subject = AuditSubject {
             event_type: "DEPLOY_CANCEL",
             target_type: "DEPLOYMENT",
