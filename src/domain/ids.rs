@@ -56,6 +56,24 @@ impl IdempotencyKey {
     }
 }
 
+/// An idempotency key as a client sent it, parsed once at the edge. A
+/// malformed key is refused with `INVALID_REQUEST` only at its step of a
+/// mutation (after rate limit, role and kill switch), so the parse result
+/// travels with the request instead of failing it early.
+#[derive(Debug, Clone)]
+pub struct KeyInput(Result<IdempotencyKey, DomainError>);
+
+impl KeyInput {
+    pub fn parse(raw: &str) -> Self {
+        Self(IdempotencyKey::parse(raw))
+    }
+
+    /// The key, or the refusal of a malformed one.
+    pub fn key(&self) -> Result<&IdempotencyKey, DomainError> {
+        self.0.as_ref().map_err(Clone::clone)
+    }
+}
+
 /// A deployment record's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeploymentId(Uuid);

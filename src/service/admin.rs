@@ -13,6 +13,7 @@ use super::{
     mutation::{MutationRequest, OpenedMutation},
     Caller, Services,
 };
+use crate::domain::ids::KeyInput;
 use crate::{
     domain::{
         admin::{
@@ -42,7 +43,7 @@ impl Services {
         caller: &Caller,
         subject: &AuditSubject,
         mutation: &'static str,
-        key: &str,
+        key: &KeyInput,
         fingerprint: serde_json::Value,
         kill_switch_exempt: bool,
     ) -> Result<OpenedMutation, DomainError> {
@@ -124,7 +125,7 @@ impl Services {
         caller: &Caller,
         input: GroupInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<DeliveryGroup, DomainError> {
         self.save_delivery_group(caller, input, reason, key, true).await
     }
@@ -134,7 +135,7 @@ impl Services {
         caller: &Caller,
         input: GroupInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<DeliveryGroup, DomainError> {
         self.save_delivery_group(caller, input, reason, key, false).await
     }
@@ -144,7 +145,7 @@ impl Services {
         caller: &Caller,
         input: GroupInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
         create: bool,
     ) -> Result<DeliveryGroup, DomainError> {
         let subject = AuditSubject {
@@ -217,7 +218,7 @@ impl Services {
         caller: &Caller,
         input: RecipeInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Recipe, DomainError> {
         let subject = recipe_subject("ADMIN_CREATE", &input.id);
         let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
@@ -244,7 +245,7 @@ impl Services {
         caller: &Caller,
         input: RecipeInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Recipe, DomainError> {
         let subject = recipe_subject("ADMIN_UPDATE", &input.id);
         let fingerprint = json!({ "input": format!("{input:?}"), "changeReason": reason });
@@ -286,7 +287,7 @@ impl Services {
         caller: &Caller,
         id: &str,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Recipe, DomainError> {
         let subject = recipe_subject("ADMIN_UPDATE", id);
         let fingerprint = json!({ "id": id, "changeReason": reason });
@@ -342,7 +343,7 @@ impl Services {
         caller: &Caller,
         input: ServiceInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Service, DomainError> {
         let existing = self.store.service(&input.name).await?;
         let subject = AuditSubject {
@@ -390,7 +391,7 @@ impl Services {
         caller: &Caller,
         input: EnvironmentInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Environment, DomainError> {
         let existing = self.store.environment(&input.name).await?;
         let subject = AuditSubject {
@@ -437,7 +438,7 @@ impl Services {
         caller: &Caller,
         input: SettingsInput,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<SystemSettings, DomainError> {
         let subject = AuditSubject {
             event_type: "SETTINGS_UPDATE",

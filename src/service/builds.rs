@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::{audit::AuditSubject, deploy::day_start, mutation::MutationRequest, Caller, Services};
+use crate::domain::ids::KeyInput;
 use crate::{
     domain::{
         build::{validate_artifact, ArtifactFacts},
@@ -43,7 +44,7 @@ impl Services {
         &self,
         caller: &Caller,
         input: BuildRegistration,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Build, DomainError> {
         let subject = AuditSubject {
             event_type: "BUILD_REGISTER",
@@ -62,7 +63,7 @@ impl Services {
         &self,
         caller: &Caller,
         input: &BuildRegistration,
-        key: &str,
+        key: &KeyInput,
         subject: &AuditSubject,
     ) -> Result<Build, DomainError> {
         let settings = self.current_settings().await?;

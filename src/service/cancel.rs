@@ -8,7 +8,7 @@ use super::{audit::AuditSubject, forbidden, mutation::MutationRequest, reads::sc
 use crate::domain::{
     catalog::AuditOutcome,
     deployment::{DeploymentRecord, TimelineEvent},
-    ids::DeploymentRef,
+    ids::{DeploymentRef, KeyInput},
     DomainError, ErrorCode,
 };
 
@@ -17,7 +17,7 @@ impl Services {
         &self,
         caller: &Caller,
         id: &DeploymentRef,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<DeploymentRecord, DomainError> {
         let record = match id.id() {
             Some(id) => self.store.deployment(id.uuid()).await?,
@@ -47,7 +47,7 @@ impl Services {
         &self,
         caller: &Caller,
         id: &str,
-        key: &str,
+        key: &KeyInput,
         record: Option<DeploymentRecord>,
         subject: &AuditSubject,
     ) -> Result<DeploymentRecord, (DomainError, bool)> {

@@ -21,7 +21,7 @@ use crate::{
         deployment::{DeploymentKind, DeploymentRecord, DeploymentState, TimelineEvent},
         failure::engine_call_failure,
         guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, Usage, Violation},
-        ids::DeploymentRef,
+        ids::{DeploymentRef, KeyInput},
         rollback::restore_version,
         state_machine::timeline_entry,
         DomainError, ErrorCode,
@@ -106,7 +106,12 @@ pub(crate) fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Services {
     /// `deploy(intent, idempotencyKey)`.
-    pub async fn deploy(&self, caller: &Caller, intent: Intent, key: &str) -> Result<DeploymentRecord, DomainError> {
+    pub async fn deploy(
+        &self,
+        caller: &Caller,
+        intent: Intent,
+        key: &KeyInput,
+    ) -> Result<DeploymentRecord, DomainError> {
         let subject = AuditSubject {
             event_type: "DEPLOY_SUBMIT",
             target_type: "DEPLOYMENT",
@@ -130,7 +135,7 @@ impl Services {
         caller: &Caller,
         target: &DeploymentRef,
         change_summary: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<DeploymentRecord, DomainError> {
         let target_id = target.as_str();
         let mut subject = AuditSubject {
@@ -221,7 +226,7 @@ impl Services {
         &self,
         caller: &Caller,
         mutation: &'static str,
-        key: &str,
+        key: &KeyInput,
         fingerprint: serde_json::Value,
         subject: &AuditSubject,
         plan: F,

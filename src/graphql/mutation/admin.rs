@@ -1,5 +1,6 @@
 use async_graphql::{Context, Object, ID};
 
+use crate::domain::ids::KeyInput;
 use crate::graphql::{
     context::ContextExt,
     inputs::catalog::{
@@ -22,7 +23,11 @@ impl AdminMutation {
         input: BuildInput,
         idempotency_key: String,
     ) -> async_graphql::Result<Build> {
-        Ok(ctx.services()?.register_build(ctx.caller()?, input.into(), &idempotency_key).await?.into())
+        Ok(ctx
+            .services()?
+            .register_build(ctx.caller()?, input.into(), &KeyInput::parse(&idempotency_key))
+            .await?
+            .into())
     }
 
     async fn create_delivery_group(
@@ -32,8 +37,10 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<DeliveryGroup> {
-        let group =
-            ctx.services()?.create_delivery_group(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?;
+        let group = ctx
+            .services()?
+            .create_delivery_group(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
+            .await?;
         Ok(group.into())
     }
 
@@ -44,8 +51,10 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<DeliveryGroup> {
-        let group =
-            ctx.services()?.update_delivery_group(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?;
+        let group = ctx
+            .services()?
+            .update_delivery_group(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
+            .await?;
         Ok(group.into())
     }
 
@@ -56,7 +65,11 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Recipe> {
-        Ok(Recipe(ctx.services()?.create_recipe(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?))
+        Ok(Recipe(
+            ctx.services()?
+                .create_recipe(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
+                .await?,
+        ))
     }
 
     /// A new revision when something changed; the engine mapping cannot
@@ -68,7 +81,11 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Recipe> {
-        Ok(Recipe(ctx.services()?.update_recipe(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?))
+        Ok(Recipe(
+            ctx.services()?
+                .update_recipe(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
+                .await?,
+        ))
     }
 
     async fn deprecate_recipe(
@@ -78,7 +95,11 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Recipe> {
-        Ok(Recipe(ctx.services()?.deprecate_recipe(ctx.caller()?, &id, change_reason, &idempotency_key).await?))
+        Ok(Recipe(
+            ctx.services()?
+                .deprecate_recipe(ctx.caller()?, &id, change_reason, &KeyInput::parse(&idempotency_key))
+                .await?,
+        ))
     }
 
     async fn upsert_service(
@@ -88,7 +109,11 @@ impl AdminMutation {
         change_reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Service> {
-        Ok(ctx.services()?.upsert_service(ctx.caller()?, input.into(), change_reason, &idempotency_key).await?.into())
+        Ok(ctx
+            .services()?
+            .upsert_service(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
+            .await?
+            .into())
     }
 
     async fn upsert_environment(
@@ -100,7 +125,7 @@ impl AdminMutation {
     ) -> async_graphql::Result<Environment> {
         Ok(ctx
             .services()?
-            .upsert_environment(ctx.caller()?, input.into(), change_reason, &idempotency_key)
+            .upsert_environment(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
             .await?
             .into())
     }
@@ -116,7 +141,7 @@ impl AdminMutation {
     ) -> async_graphql::Result<SystemSettings> {
         let settings = ctx
             .services()?
-            .update_system_settings(ctx.caller()?, input.into(), change_reason, &idempotency_key)
+            .update_system_settings(ctx.caller()?, input.into(), change_reason, &KeyInput::parse(&idempotency_key))
             .await?;
         Ok(settings.into())
     }

@@ -1,6 +1,6 @@
 use async_graphql::{Context, Object, ID};
 
-use crate::domain::ids::DeploymentRef;
+use crate::domain::ids::{DeploymentRef, KeyInput};
 use crate::graphql::{context::ContextExt, inputs::deployment::DeploymentIntentInput, types::deployment::Deployment};
 
 #[derive(Default)]
@@ -16,7 +16,7 @@ impl DeploymentMutation {
         intent: DeploymentIntentInput,
         idempotency_key: String,
     ) -> async_graphql::Result<Deployment> {
-        let record = ctx.services()?.deploy(ctx.caller()?, intent.into(), &idempotency_key).await?;
+        let record = ctx.services()?.deploy(ctx.caller()?, intent.into(), &KeyInput::parse(&idempotency_key)).await?;
         Ok(Deployment(record))
     }
 
@@ -31,7 +31,12 @@ impl DeploymentMutation {
     ) -> async_graphql::Result<Deployment> {
         let record = ctx
             .services()?
-            .rollback(ctx.caller()?, &DeploymentRef::parse(&deployment_id), change_summary, &idempotency_key)
+            .rollback(
+                ctx.caller()?,
+                &DeploymentRef::parse(&deployment_id),
+                change_summary,
+                &KeyInput::parse(&idempotency_key),
+            )
             .await?;
         Ok(Deployment(record))
     }
@@ -44,8 +49,10 @@ impl DeploymentMutation {
         id: ID,
         idempotency_key: String,
     ) -> async_graphql::Result<Deployment> {
-        let record =
-            ctx.services()?.cancel_deployment(ctx.caller()?, &DeploymentRef::parse(&id), &idempotency_key).await?;
+        let record = ctx
+            .services()?
+            .cancel_deployment(ctx.caller()?, &DeploymentRef::parse(&id), &KeyInput::parse(&idempotency_key))
+            .await?;
         Ok(Deployment(record))
     }
 }
