@@ -1,5 +1,7 @@
 //! Validated names and keys: parse once at the edge, trust afterwards.
 
+use uuid::Uuid;
+
 use super::{DomainError, ErrorCode};
 
 /// Longest allowed name (service, environment, group, recipe id).
@@ -54,6 +56,71 @@ impl IdempotencyKey {
     }
 }
 
+/// An idempotency key as a client sent it, parsed once at the edge. A
+/// malformed key is refused with `INVALID_REQUEST` only at its step of a
+/// mutation (after rate limit, role and kill switch), so the parse result
+/// travels with the request instead of failing it early.
+#[derive(Debug, Clone)]
+pub struct KeyInput(Result<IdempotencyKey, DomainError>);
+
+impl KeyInput {
+    pub fn parse(raw: &str) -> Self {
+        Self(IdempotencyKey::parse(raw))
+    }
+
+    /// The key, or the refusal of a malformed one.
+    pub fn key(&self) -> Result<&IdempotencyKey, DomainError> {
+        self.0.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// A deployment record's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeploymentId(Uuid);
+
+impl DeploymentId {
+    /// `None` unless `raw` is a UUID.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Uuid::parse_str(raw).ok().map(Self)
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+impl From<Uuid> for DeploymentId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+/// A deployment as a client named it, parsed once at the edge: the text it
+/// sent (for audit targets, fingerprints and messages) and the id that text
+/// is. A malformed id names no deployment, exactly like an unknown one
+/// (ADR 0003): a read finds nothing, a mutation fails with `NOT_FOUND`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRef {
+    text: String,
+    id: Option<DeploymentId>,
+}
+
+impl DeploymentRef {
+    pub fn parse(raw: &str) -> Self {
+        Self { text: raw.to_owned(), id: DeploymentId::parse(raw) }
+    }
+
+    /// The id as the client sent it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// `None` when the text is not an id (so no deployment has it).
+    pub fn id(&self) -> Option<DeploymentId> {
+        self.id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +157,15 @@ mod tests {
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse("tab\there").is_err());
         assert!(IdempotencyKey::parse("clé-1").is_ok());
+    }
+
+    #[test]
+    fn a_malformed_deployment_id_keeps_its_text_and_names_no_deployment() {
+        let id = Uuid::now_v7();
+        assert_eq!(DeploymentRef::parse(&id.to_string()).id(), Some(DeploymentId::from(id)));
+        let malformed = DeploymentRef::parse("not-a-uuid");
+        assert_eq!(malformed.id(), None);
+        assert_eq!(malformed.as_str(), "not-a-uuid");
+        assert_eq!(DeploymentRef::parse("").id(), None);
     }
 }

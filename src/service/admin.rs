@@ -29,6 +29,7 @@ use crate::{
         catalog::{
             AuditOutcome, DeliveryGroup, Environment, FieldChange, Recipe, RecipeStatus, Service, SystemSettings,
         },
+        ids::KeyInput,
         DomainError, ErrorCode,
     },
     store::{
@@ -107,7 +108,7 @@ pub(crate) struct AdminRequest<'a, I> {
     intent: AdminIntent,
     input: I,
     reason: Option<String>,
-    key: &'a str,
+    key: &'a KeyInput,
 }
 
 /// The idempotency fingerprint of an admin mutation.
@@ -186,7 +187,7 @@ impl Services {
         op: AdminOp<E>,
         input: E::Input,
         reason: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<E, DomainError> {
         let request = AdminRequest { mutation: op.mutation, intent: op.intent, input, reason, key };
         let id = E::target_id(&request.input);

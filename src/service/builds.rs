@@ -14,6 +14,7 @@ use crate::{
     domain::{
         build::{validate_artifact, ArtifactFacts},
         catalog::{AuditOutcome, Build},
+        ids::KeyInput,
         DomainError, ErrorCode, Role,
     },
     store::{admin::AdminWrite, StoreError},
@@ -49,7 +50,7 @@ impl Services {
         &self,
         caller: &Caller,
         input: BuildRegistration,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<Build, DomainError> {
         let subject = AuditSubject {
             event_type: "BUILD_REGISTER",
@@ -65,7 +66,7 @@ impl Services {
         &self,
         caller: &Caller,
         input: &BuildRegistration,
-        key: &str,
+        key: &KeyInput,
         subject: &AuditSubject,
     ) -> Result<Build, Refusal> {
         let settings = self.current_settings().await?;

@@ -3,7 +3,6 @@
 //! (on a later refresh).
 
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::{
     audit::AuditSubject,
@@ -15,6 +14,7 @@ use super::{
 use crate::domain::{
     catalog::AuditOutcome,
     deployment::{DeploymentRecord, TimelineEvent},
+    ids::{DeploymentRef, KeyInput},
     DomainError, ErrorCode,
 };
 
@@ -28,13 +28,14 @@ impl Services {
     pub async fn cancel_deployment(
         &self,
         caller: &Caller,
-        id: &str,
-        key: &str,
+        id: &DeploymentRef,
+        key: &KeyInput,
     ) -> Result<DeploymentRecord, DomainError> {
-        let record = match Uuid::parse_str(id) {
-            Ok(uuid) => self.store.deployment(uuid).await?,
-            Err(_) => None,
+        let record = match id.id() {
+            Some(id) => self.store.deployment(id.uuid()).await?,
+            None => None,
         };
+        let id = id.as_str();
         let subject = AuditSubject {
             event_type: "DEPLOY_CANCEL",
             target_type: "DEPLOYMENT",
@@ -50,7 +51,7 @@ impl Services {
         &self,
         caller: &Caller,
         id: &str,
-        key: &str,
+        key: &KeyInput,
         record: Option<DeploymentRecord>,
         subject: &AuditSubject,
     ) -> Result<DeploymentRecord, Refusal> {

@@ -22,6 +22,7 @@ use crate::{
         deployment::{DeploymentKind, DeploymentRecord, DeploymentState, TimelineEvent},
         failure::engine_call_failure,
         guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, Usage, Violation},
+        ids::{DeploymentRef, KeyInput},
         rollback::restore_version,
         state_machine::timeline_entry,
         DomainError, ErrorCode,
@@ -105,7 +106,12 @@ pub(crate) fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Services {
     /// `deploy(intent, idempotencyKey)`.
-    pub async fn deploy(&self, caller: &Caller, intent: Intent, key: &str) -> Result<DeploymentRecord, DomainError> {
+    pub async fn deploy(
+        &self,
+        caller: &Caller,
+        intent: Intent,
+        key: &KeyInput,
+    ) -> Result<DeploymentRecord, DomainError> {
         let subject = AuditSubject {
             event_type: "DEPLOY_SUBMIT",
             target_type: "DEPLOYMENT",
@@ -129,17 +135,18 @@ impl Services {
     pub async fn rollback(
         &self,
         caller: &Caller,
-        target_id: &str,
+        target: &DeploymentRef,
         change_summary: Option<String>,
-        key: &str,
+        key: &KeyInput,
     ) -> Result<DeploymentRecord, DomainError> {
+        let target_id = target.as_str();
         let mut subject = AuditSubject {
             event_type: "ROLLBACK_SUBMIT",
             target_type: "DEPLOYMENT",
             target_id: target_id.to_owned(),
             ..AuditSubject::default()
         };
-        if let Ok(Some(target)) = self.lookup(target_id).await {
+        if let Ok(Some(target)) = self.lookup(target).await {
             subject.service_name = Some(target.service.clone());
             subject.environment = Some(target.environment.clone());
             subject.delivery_group_id = Some(target.delivery_group_id.clone());
@@ -149,7 +156,7 @@ impl Services {
             change_summary: change_summary.as_deref().map(str::trim),
         });
         let work = self.submit(caller, "rollback", key, fingerprint, &subject, || {
-            self.rollback_plan(caller, target_id, change_summary.clone())
+            self.rollback_plan(caller, target, change_summary.clone())
         });
         self.run_audited(caller, &subject, work).await
     }
@@ -164,12 +171,12 @@ impl Services {
     }
 
     /// `validateRollback(deploymentId)`: the same preview for a rollback.
-    pub async fn validate_rollback(&self, caller: &Caller, target_id: &str) -> Result<Preflight, DomainError> {
+    pub async fn validate_rollback(&self, caller: &Caller, target: &DeploymentRef) -> Result<Preflight, DomainError> {
         if !caller.principal.can_deploy() {
             return Err(refused_read(&caller.principal, forbidden("validate rollbacks")));
         }
-        let Some(target) = self.lookup(target_id).await? else {
-            return Err(DomainError::not_found("deployment", target_id));
+        let Some(target) = self.lookup(target).await? else {
+            return Err(DomainError::not_found("deployment", target.as_str()));
         };
         // Scope first: nothing of another group's record is read or shown.
         if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
@@ -217,7 +224,7 @@ impl Services {
         &self,
         caller: &Caller,
         mutation: &'static str,
-        key: &str,
+        key: &KeyInput,
         fingerprint: serde_json::Value,
         subject: &AuditSubject,
         plan: F,
@@ -448,11 +455,11 @@ impl Services {
     async fn rollback_plan(
         &self,
         caller: &Caller,
-        target_id: &str,
+        target_id: &DeploymentRef,
         change_summary: Option<String>,
     ) -> Result<(RecordBundle, DeliveryGroup), Refusal> {
         let Some(target) = self.lookup(target_id).await? else {
-            return Err(Refusal::Denied(DomainError::not_found("deployment", target_id)));
+            return Err(Refusal::Denied(DomainError::not_found("deployment", target_id.as_str())));
         };
         // Scope before anything else: another group's in-flight records are
         // never refreshed on behalf of a caller outside it.
@@ -509,10 +516,10 @@ impl Services {
 
     /// A deployment by id as typed by a client; `None` for an unknown or
     /// malformed id.
-    async fn lookup(&self, id: &str) -> Result<Option<DeploymentRecord>, DomainError> {
-        match Uuid::parse_str(id) {
-            Ok(id) => Ok(self.store.deployment(id).await?),
-            Err(_) => Ok(None),
+    async fn lookup(&self, id: &DeploymentRef) -> Result<Option<DeploymentRecord>, DomainError> {
+        match id.id() {
+            Some(id) => Ok(self.store.deployment(id.uuid()).await?),
+            None => Ok(None),
         }
     }
 

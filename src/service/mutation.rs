@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::{audit::AuditSubject, limits::RequestClass, Caller, Services};
 use crate::{
-    domain::{ids::IdempotencyKey, DomainError, ErrorCode},
+    domain::{ids::KeyInput, DomainError, ErrorCode},
     store::{
         idempotency::{IdempotencyEntry, StoredKey},
         StoreError,
@@ -58,7 +58,7 @@ pub(crate) fn fingerprint(input: &impl Serialize) -> serde_json::Value {
 pub(crate) struct MutationRequest<'a> {
     /// The GraphQL mutation name: idempotency keys are scoped to it.
     pub mutation: &'static str,
-    pub key: &'a str,
+    pub key: &'a KeyInput,
     /// Canonical form of the normalized input.
     pub fingerprint: serde_json::Value,
     /// The role check, decided by the use case (roles differ per mutation)
@@ -113,7 +113,7 @@ impl Services {
         if !request.kill_switch_exempt && self.current_settings().await?.mutations_disabled {
             return Err(DomainError::new(ErrorCode::MutationsDisabled, "mutations are disabled by the kill switch"));
         }
-        let key = IdempotencyKey::parse(request.key)?;
+        let key = request.key.key()?;
         let entry = IdempotencyEntry {
             actor_id: caller.principal.actor_id.clone(),
             mutation: request.mutation.to_owned(),

@@ -9,6 +9,7 @@ use crate::{
     domain::{
         catalog::{AuditEvent, AuditFilter, Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings},
         deployment::{DeploymentFilter, DeploymentRecord, Failure, RunningState, TimelineEvent},
+        ids::DeploymentId,
         page::{Page, PageRequest},
         DomainError, ErrorCode, Principal,
     },
@@ -201,8 +202,8 @@ pub(crate) fn refused_read(principal: &Principal, err: DomainError) -> DomainErr
 impl Services {
     /// `deployment(id)`: the record as the caller may see it, refreshed
     /// from the engine while in flight; null when unknown.
-    pub async fn deployment(&self, caller: &Caller, id: Uuid) -> Result<Option<DeploymentRecord>, DomainError> {
-        match self.visible_deployment(caller, id).await? {
+    pub async fn deployment(&self, caller: &Caller, id: DeploymentId) -> Result<Option<DeploymentRecord>, DomainError> {
+        match self.visible_deployment(caller, id.uuid()).await? {
             Some(record) => Ok(Some(self.refresh(record).await?)),
             None => Ok(None),
         }

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use futures::{stream, Stream};
-use uuid::Uuid;
 
 use super::{Caller, Services};
 use crate::domain::{
     deployment::{DeploymentRecord, DeploymentState},
+    ids::{DeploymentId, DeploymentRef},
     DomainError,
 };
 
@@ -20,7 +20,7 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 struct Watch {
     services: Services,
     caller: Caller,
-    id: Uuid,
+    id: DeploymentId,
     last: Option<DeploymentState>,
     done: bool,
 }
@@ -31,11 +31,12 @@ impl Services {
     pub async fn watch_deployment(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &DeploymentRef,
     ) -> Result<impl Stream<Item = Result<DeploymentRecord, DomainError>> + use<>, DomainError> {
-        let uuid = Uuid::parse_str(id).map_err(|_| DomainError::not_found("deployment", id))?;
-        if self.visible_deployment(caller, uuid).await?.is_none() {
-            return Err(DomainError::not_found("deployment", id));
+        let not_found = || DomainError::not_found("deployment", id.as_str());
+        let uuid = id.id().ok_or_else(not_found)?;
+        if self.visible_deployment(caller, uuid.uuid()).await?.is_none() {
+            return Err(not_found());
         }
         let watch = Watch { services: self.clone(), caller: caller.clone(), id: uuid, last: None, done: false };
         Ok(stream::unfold(watch, |mut watch| async move {

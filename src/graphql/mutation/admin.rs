@@ -1,6 +1,7 @@
 use async_graphql::{Context, Object, ID};
 
 use crate::{
+    domain::ids::KeyInput,
     graphql::{
         context::ContextExt,
         inputs::catalog::{
@@ -25,7 +26,11 @@ impl AdminMutation {
         input: BuildInput,
         idempotency_key: String,
     ) -> async_graphql::Result<Build> {
-        Ok(ctx.services()?.register_build(ctx.caller()?, input.into(), &idempotency_key).await?.into())
+        Ok(ctx
+            .services()?
+            .register_build(ctx.caller()?, input.into(), &KeyInput::parse(&idempotency_key))
+            .await?
+            .into())
     }
 
     async fn create_delivery_group(
@@ -133,5 +138,6 @@ async fn save<E: AdminEntity>(
     change_reason: Option<String>,
     idempotency_key: &str,
 ) -> async_graphql::Result<E> {
-    Ok(ctx.services()?.save_admin(ctx.caller()?, op, input, change_reason, idempotency_key).await?)
+    let key = KeyInput::parse(idempotency_key);
+    Ok(ctx.services()?.save_admin(ctx.caller()?, op, input, change_reason, &key).await?)
 }

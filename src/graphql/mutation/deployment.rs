@@ -1,5 +1,6 @@
 use async_graphql::{Context, Object, ID};
 
+use crate::domain::ids::{DeploymentRef, KeyInput};
 use crate::graphql::{context::ContextExt, inputs::deployment::DeploymentIntentInput, types::deployment::Deployment};
 
 #[derive(Default)]
@@ -15,7 +16,7 @@ impl DeploymentMutation {
         intent: DeploymentIntentInput,
         idempotency_key: String,
     ) -> async_graphql::Result<Deployment> {
-        let record = ctx.services()?.deploy(ctx.caller()?, intent.into(), &idempotency_key).await?;
+        let record = ctx.services()?.deploy(ctx.caller()?, intent.into(), &KeyInput::parse(&idempotency_key)).await?;
         Ok(Deployment(record))
     }
 
@@ -28,7 +29,15 @@ impl DeploymentMutation {
         change_summary: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<Deployment> {
-        let record = ctx.services()?.rollback(ctx.caller()?, &deployment_id, change_summary, &idempotency_key).await?;
+        let record = ctx
+            .services()?
+            .rollback(
+                ctx.caller()?,
+                &DeploymentRef::parse(&deployment_id),
+                change_summary,
+                &KeyInput::parse(&idempotency_key),
+            )
+            .await?;
         Ok(Deployment(record))
     }
 
@@ -40,7 +49,10 @@ impl DeploymentMutation {
         id: ID,
         idempotency_key: String,
     ) -> async_graphql::Result<Deployment> {
-        let record = ctx.services()?.cancel_deployment(ctx.caller()?, &id, &idempotency_key).await?;
+        let record = ctx
+            .services()?
+            .cancel_deployment(ctx.caller()?, &DeploymentRef::parse(&id), &KeyInput::parse(&idempotency_key))
+            .await?;
         Ok(Deployment(record))
     }
 }

@@ -2,7 +2,10 @@ use async_graphql::{Context, Object, ID};
 use uuid::Uuid;
 
 use crate::{
-    domain::ErrorCode,
+    domain::{
+        ids::{DeploymentId, DeploymentRef},
+        ErrorCode,
+    },
     graphql::{
         context::ContextExt,
         error::coded,
@@ -42,7 +45,8 @@ impl DeploymentQuery {
     /// One deployment; null when unknown. An in-flight record is refreshed
     /// from the engine first.
     async fn deployment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Deployment>> {
-        let Ok(id) = Uuid::parse_str(&id) else {
+        // A malformed id names no deployment: null, as for an unknown one.
+        let Some(id) = DeploymentId::parse(&id) else {
             return Ok(None);
         };
         let record = ctx.services()?.deployment(ctx.caller()?, id).await?;
@@ -64,7 +68,7 @@ impl DeploymentQuery {
         ctx: &Context<'_>,
         deployment_id: ID,
     ) -> async_graphql::Result<DeploymentPreflight> {
-        Ok(ctx.services()?.validate_rollback(ctx.caller()?, &deployment_id).await?.into())
+        Ok(ctx.services()?.validate_rollback(ctx.caller()?, &DeploymentRef::parse(&deployment_id)).await?.into())
     }
 }
 

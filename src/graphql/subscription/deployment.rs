@@ -1,6 +1,7 @@
 use async_graphql::{Context, Subscription, ID};
 use futures::{Stream, StreamExt};
 
+use crate::domain::ids::DeploymentRef;
 use crate::graphql::{context::ContextExt, types::deployment::Deployment};
 
 #[derive(Default)]
@@ -15,7 +16,7 @@ impl DeploymentSubscription {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Deployment>>> {
-        let updates = ctx.services()?.watch_deployment(ctx.caller()?, &id).await?;
+        let updates = ctx.services()?.watch_deployment(ctx.caller()?, &DeploymentRef::parse(&id)).await?;
         Ok(updates.map(|update| update.map(Deployment).map_err(Into::into)))
     }
 }
