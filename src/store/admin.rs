@@ -3,22 +3,22 @@
 //! request never applies twice.
 
 use chrono::{DateTime, Utc};
-use entity::{build, delivery_group, environment, service, system_setting};
+use entity::{delivery_group, environment, service, system_setting};
 use sea_orm::{
     sea_query::Expr,
     ActiveModelBehavior, ActiveModelTrait, ActiveValue,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
 };
 
 use super::{
     audit::insert_audit,
-    catalog::{group_row, insert_build, recipe_row},
+    catalog::{group_row, recipe_row},
     convert::{json_list, to_json_list, truncate_to_micros},
     idempotency::{self, IdempotencyEntry},
     Store, StoreError, WriteTx,
 };
-use crate::domain::catalog::{AuditEvent, Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings};
+use crate::domain::catalog::{AuditEvent, DeliveryGroup, Environment, Recipe, Service, SystemSettings};
 
 /// What every administrative write also records.
 pub struct AdminWrite<'a> {
@@ -47,7 +47,7 @@ impl<'a> AdminWrite<'a> {
 }
 
 /// Records the audit event and idempotency key, then commits.
-async fn finish(tx: WriteTx, write: &AdminWrite<'_>) -> Result<(), StoreError> {
+pub(super) async fn finish(tx: WriteTx, write: &AdminWrite<'_>) -> Result<(), StoreError> {
     insert_audit(&tx, write.audit).await?;
     idempotency::purge_expired(&tx, write.idempotency, write.at).await?;
     idempotency::insert(&tx, write.idempotency, write.result_id, write.at).await?;
@@ -197,23 +197,6 @@ impl Store {
             .exec(&tx)
             .await?;
         finish(tx, write).await
-    }
-
-    /// Registers a build with its audit event; a concurrent registration of
-    /// the same (service, version) surfaces as `StoreError::Conflict`.
-    pub async fn register_build(&self, build: &Build, write: &AdminWrite<'_>) -> Result<(), StoreError> {
-        let tx = self.begin_write().await?;
-        insert_build(&tx, build).await?;
-        finish(tx, write).await
-    }
-
-    /// Builds a publisher registered since `since` (daily quota).
-    pub async fn builds_registered_since(&self, actor: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(build::Entity::find()
-            .filter(build::Column::RegisteredBy.eq(actor))
-            .filter(build::Column::RegisteredAt.gte(truncate_to_micros(since)))
-            .count(self.conn())
-            .await?)
     }
 
     /// Ids of the groups that allow a recipe.

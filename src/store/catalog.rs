@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{build, delivery_group, environment, recipe, service};
+use entity::{delivery_group, environment, recipe, service};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef,
 };
 
 use super::{
+    builds::insert_build,
     convert::{delivery_group_from_row, to_json_list, truncate_to_micros},
     first, Store, StoreError,
 };
@@ -218,28 +219,6 @@ pub(crate) fn group_row(g: &DeliveryGroup) -> delivery_group::ActiveModel {
         updated_by: Set(g.updated_by.clone()),
         last_change_reason: Set(g.last_change_reason.clone()),
     }
-}
-
-pub(crate) async fn insert_build(conn: &impl ConnectionTrait, b: &Build) -> Result<(), StoreError> {
-    build::Entity::insert(build::ActiveModel {
-        service: Set(b.service.clone()),
-        version: Set(b.version.clone()),
-        artifact_ref: Set(b.artifact_ref.clone()),
-        sha256: Set(b.sha256.clone()),
-        size_bytes: Set(b.size_bytes),
-        content_type: Set(b.content_type.clone()),
-        git_sha: Set(b.git_sha.clone()),
-        git_branch: Set(b.git_branch.clone()),
-        ci_provider: Set(b.ci_provider.clone()),
-        ci_run_id: Set(b.ci_run_id.clone()),
-        built_at: Set(truncate_to_micros(b.built_at)),
-        repo: Set(b.repo.clone()),
-        registered_at: Set(truncate_to_micros(b.registered_at)),
-        registered_by: Set(b.registered_by.clone()),
-    })
-    .exec(conn)
-    .await?;
-    Ok(())
 }
 
 impl Store {

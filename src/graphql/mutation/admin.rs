@@ -4,10 +4,8 @@ use crate::{
     domain::ids::KeyInput,
     graphql::{
         context::ContextExt,
-        inputs::catalog::{
-            BuildInput, DeliveryGroupInput, EnvironmentInput, RecipeInput, ServiceInput, SystemSettingsInput,
-        },
-        types::catalog::{Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings},
+        inputs::catalog::{DeliveryGroupInput, EnvironmentInput, RecipeInput, ServiceInput, SystemSettingsInput},
+        types::catalog::{DeliveryGroup, Environment, Recipe, Service, SystemSettings},
     },
     service::admin::{self, AdminEntity, AdminOp, RecipeChange},
 };
@@ -15,24 +13,10 @@ use crate::{
 #[derive(Default)]
 pub struct AdminMutation;
 
-/// Catalogue, settings and build registration. Every change is audited with
-/// its changed fields; `changeReason` becomes the entity's `lastChangeReason`.
+/// Catalogue and settings. Every change is audited with its changed fields;
+/// `changeReason` becomes the entity's `lastChangeReason`.
 #[Object]
 impl AdminMutation {
-    /// Registers a deployable build. Allowlisted CI publishers only.
-    async fn register_build(
-        &self,
-        ctx: &Context<'_>,
-        input: BuildInput,
-        idempotency_key: String,
-    ) -> async_graphql::Result<Build> {
-        Ok(ctx
-            .services()?
-            .register_build(ctx.caller()?, input.into(), &KeyInput::parse(&idempotency_key))
-            .await?
-            .into())
-    }
-
     async fn create_delivery_group(
         &self,
         ctx: &Context<'_>,
