@@ -500,7 +500,9 @@ async fn graphql_cop_alias_overloading_more_than_30_aliases_is_refused_before_ex
         })
         .await;
         answer.assert_refused(400, "INVALID_REQUEST");
-        assert!(answer.messages()[0].contains("aliases"), "{n} aliases: {}", answer.text);
+        // 100 aliased connections are also over the token cap, which is checked first.
+        let message = &answer.messages()[0];
+        assert!(message.contains("aliases") || message.contains("tokens"), "{n} aliases: {}", answer.text);
     }
 
     let thirty = format!("{{ {} }}", repeated(|i| format!("a{i}: __typename"), 30));
