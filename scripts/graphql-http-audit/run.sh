@@ -11,12 +11,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$HOME/.cache/dxcp-target}"
-binary="${1:-$target_dir/debug/dxcp}"
-
-if [ ! -x "$binary" ]; then
-  (cd "$root" && CARGO_TARGET_DIR="$target_dir" cargo build --bin dxcp)
-fi
+# shellcheck source=../lib/dxcp-binary.sh
+source "$root/scripts/lib/dxcp-binary.sh"
 
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -60,16 +60,9 @@ pub enum ClientMessage {
         #[serde(default)]
         payload: Option<serde_json::Value>,
     },
-    Ping {
-        #[serde(default)]
-        #[allow(dead_code)]
-        payload: Option<serde_json::Value>,
-    },
-    Pong {
-        #[serde(default)]
-        #[allow(dead_code)]
-        payload: Option<serde_json::Value>,
-    },
+    // A ping's or pong's optional payload is accepted and ignored.
+    Ping {},
+    Pong {},
     Subscribe {
         id: String,
         payload: Box<Request>,
@@ -122,4 +115,18 @@ pub fn error(id: &str, errors: &[ServerError]) -> Message {
 /// Operation `id` is finished.
 pub fn complete(id: &str) -> Message {
     text(json!({ "type": "complete", "id": id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_and_pongs_are_accepted_with_or_without_a_payload() {
+        for text in [r#"{"type":"ping"}"#, r#"{"type":"ping","payload":{"at":1}}"#] {
+            assert!(matches!(ClientMessage::parse(text), Some(ClientMessage::Ping {})), "{text}");
+        }
+        assert!(matches!(ClientMessage::parse(r#"{"type":"pong","payload":null}"#), Some(ClientMessage::Pong {})));
+        assert!(ClientMessage::parse(r#"{"type":"subscribe","id":"","payload":{"query":"{a}"}}"#).is_none());
+    }
 }
