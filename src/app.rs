@@ -13,9 +13,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{dev_tokens::DevTokenAuthenticator, Authenticator},
-    catalog::{self, CATALOG_ACTOR},
+    catalog_file::{self, CATALOG_ACTOR},
     config::{AuthMode, Config, EngineKind},
-    domain::catalog::SystemSettings,
+    domain::settings::SystemSettings,
     engine::{
         instrumented::InstrumentedEngine,
         simulated::SimulatedEngine,
@@ -180,9 +180,9 @@ pub async fn seed_first_start(store: &Store, config: &Config) -> anyhow::Result<
         let text = match &config.catalog_path {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("reading DXCP_CATALOG file {}", path.display()))?,
-            None => catalog::DEMO_CATALOG.to_owned(),
+            None => catalog_file::DEMO_CATALOG.to_owned(),
         };
-        Some(catalog::parse(&text, now)?)
+        Some(catalog_file::parse(&text, now)?)
     };
     let ci_publishers = parsed.as_ref().map(|c| c.ci_publishers.clone()).unwrap_or_default();
     store

@@ -120,7 +120,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/dxcp.db?mode=rwc";
 pub const DEFAULT_DEV_TOKENS: &str =
     "dxcp-dev-admin=admin:PLATFORM_ADMIN,dxcp-dev-owner=owner:DELIVERY_OWNER,dxcp-dev-observer=observer:OBSERVER,dxcp-dev-ci=ci:CI_PUBLISHER";
 pub const DEFAULT_ROLE_MAP: &str = "dxcp-platform-admins=PLATFORM_ADMIN,dxcp-delivery-owners=DELIVERY_OWNER,dxcp-observers=OBSERVER,dxcp-ci-publishers=CI_PUBLISHER";
-pub use crate::domain::catalog::RPM_RANGE;
+pub use crate::domain::settings::RPM_RANGE;
 /// How long identical refusals are aggregated unless `DXCP_AUDIT_BURST_WINDOW_MS` says otherwise.
 pub const DEFAULT_AUDIT_BURST_WINDOW: Duration = Duration::from_secs(60);
 

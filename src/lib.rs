@@ -16,7 +16,7 @@
 
 pub mod app;
 pub mod auth;
-pub mod catalog;
+pub mod catalog_file;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        catalog::{AuditEvent, AuditOutcome},
+        audit::{AuditEvent, AuditOutcome},
         deployment::{
             DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure, FailureCategory,
             TimelineEvent,
@@ -104,13 +104,13 @@ async fn lanes(store: &Store) -> Result<Vec<Lane>, StoreError> {
                 let last = builds
                     .items
                     .last()
-                    .map(|b| crate::domain::page::Keyset { at: b.registered_at, id: b.version.clone() });
+                    .map(|b| crate::domain::page::Keyset { at: b.registered_at, id: b.registration.version.clone() });
                 versions.extend(
                     builds
                         .items
                         .into_iter()
-                        .filter(|b| !b.version.contains("fail"))
-                        .map(|b| (b.version, b.artifact_ref)),
+                        .filter(|b| !b.registration.version.contains("fail"))
+                        .map(|b| (b.registration.version, b.registration.artifact_ref)),
                 );
                 match (builds.has_next_page, last) {
                     (true, Some(after)) => page = crate::domain::page::PageRequest::new(100, Some(after)),

@@ -1,54 +1,63 @@
 //! Administrative changes, pure: validating inputs against what exists and
 //! listing which fields changed (DESIGN §10 Administration).
 //!
-//! Validation errors are `INVALID_REQUEST` with a message that names the
-//! field; the use case maps a missing target to `NOT_FOUND`.
+//! Validation errors are `INVALID_REQUEST` [`FieldError`]s whose message
+//! names the field; the use case maps a missing target to `NOT_FOUND`. The
+//! catalogue file is checked by these same validators
+//! (`crate::catalog_file`), so a rule cannot differ between the two doors.
 
 use std::collections::{BTreeSet, HashMap};
 
+use chrono::{DateTime, Utc};
+
 use super::{
-    catalog::{
-        DeliveryGroup, Environment, EnvironmentType, FieldChange, Guardrails, Recipe, Service, SystemSettings,
-        RPM_RANGE,
-    },
+    audit::FieldChange,
+    catalog::{DeliveryGroup, Environment, EnvironmentType, Guardrails, Recipe, RecipeStatus, Service},
     ids::is_valid_name,
-    DomainError, ErrorCode,
+    settings::{SystemSettings, RPM_RANGE},
+    FieldError,
 };
 
 /// Longest free-text field (names, descriptions, summaries) accepted.
 pub const MAX_TEXT_CHARS: usize = 1_000;
 
-fn invalid(message: impl Into<String>) -> DomainError {
-    DomainError::new(ErrorCode::InvalidRequest, message)
-}
+type Checked<T = ()> = Result<T, FieldError>;
 
-fn check_name(field: &str, value: &str) -> Result<(), DomainError> {
+fn check_name(field: &'static str, value: &str) -> Checked {
     if is_valid_name(value) {
         Ok(())
     } else {
-        Err(invalid(format!("{field} '{value}' must match ^[a-z0-9][a-z0-9-]{{0,62}}$")))
+        Err(FieldError::invalid(field, format!("{field} '{value}' must match ^[a-z0-9][a-z0-9-]{{0,62}}$")))
     }
 }
 
-fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
+fn check_text(field: &'static str, value: &str) -> Checked {
     let length = value.trim().chars().count();
     if length == 0 || length > MAX_TEXT_CHARS {
-        return Err(invalid(format!("{field} must be 1 to {MAX_TEXT_CHARS} characters")));
+        return Err(FieldError::invalid(field, format!("{field} must be 1 to {MAX_TEXT_CHARS} characters")));
     }
     Ok(())
 }
 
-fn check_optional_text(field: &str, value: Option<&str>) -> Result<(), DomainError> {
+fn check_optional_text(field: &'static str, value: Option<&str>) -> Checked {
     value.map_or(Ok(()), |v| if v.chars().count() > MAX_TEXT_CHARS { check_text(field, "") } else { Ok(()) })
 }
 
-fn no_duplicates(field: &str, values: &[String]) -> Result<(), DomainError> {
+fn no_duplicates(field: &'static str, values: &[String]) -> Checked {
     let unique: BTreeSet<&String> = values.iter().collect();
     if unique.len() == values.len() {
         Ok(())
     } else {
-        Err(invalid(format!("{field} lists a value twice")))
+        Err(FieldError::invalid(field, format!("{field} lists a value twice")))
     }
+}
+
+/// No entry of an actor list may be blank.
+fn no_blank_actor(field: &'static str, values: &[String]) -> Checked {
+    if values.iter().any(|v| v.trim().is_empty()) {
+        return Err(FieldError::invalid(field, format!("{field} must not contain an empty actor id")));
+    }
+    Ok(())
 }
 
 /// Input of `createDeliveryGroup` / `updateDeliveryGroup`.
@@ -78,21 +87,17 @@ pub struct Known {
     pub services: HashMap<String, Option<String>>,
 }
 
-fn positive(field: &str, value: Option<i32>, default: i32) -> Result<i32, DomainError> {
+fn positive(field: &'static str, value: Option<i32>, default: i32) -> Checked<i32> {
     match value {
         None => Ok(default),
         Some(v) if v > 0 => Ok(v),
-        Some(v) => Err(invalid(format!("{field} must be a positive integer, not {v}"))),
+        Some(v) => Err(FieldError::invalid(field, format!("{field} must be a positive integer, not {v}"))),
     }
 }
 
 /// Validates a group input; `existing` is the group being updated. Omitted
 /// guardrails take the defaults; omitted members keep the current ones.
-pub fn validate_group(
-    input: &GroupInput,
-    existing: Option<&DeliveryGroup>,
-    known: &Known,
-) -> Result<GroupSpec, DomainError> {
+pub fn validate_group(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Checked<GroupSpec> {
     check_name("id", &input.id)?;
     check_text("name", &input.name)?;
     check_optional_text("description", input.description.as_deref())?;
@@ -105,30 +110,37 @@ pub fn validate_group(
     }
     if let Some(members) = &input.members {
         no_duplicates("members", members)?;
-        if members.iter().any(|m| m.trim().is_empty()) {
-            return Err(invalid("members must not contain an empty actor id"));
-        }
+        no_blank_actor("members", members)?;
     }
     for recipe in &input.allowed_recipes {
         if !known.recipes.contains(recipe) {
-            return Err(invalid(format!("allowedRecipes: unknown recipe '{recipe}'")));
+            return Err(FieldError::invalid("allowedRecipes", format!("allowedRecipes: unknown recipe '{recipe}'")));
         }
     }
     for environment in &input.allowed_environments {
         if !known.environments.contains(environment) {
-            return Err(invalid(format!("allowedEnvironments: unknown environment '{environment}'")));
+            return Err(FieldError::invalid(
+                "allowedEnvironments",
+                format!("allowedEnvironments: unknown environment '{environment}'"),
+            ));
         }
     }
     if let Some(default) = &input.default_recipe_id {
         if !input.allowed_recipes.contains(default) {
-            return Err(invalid(format!("defaultRecipeId '{default}' is not in allowedRecipes")));
+            return Err(FieldError::invalid(
+                "defaultRecipeId",
+                format!("defaultRecipeId '{default}' is not in allowedRecipes"),
+            ));
         }
     }
     for service in &input.services {
         match known.services.get(service) {
-            None => return Err(invalid(format!("services: unknown service '{service}'"))),
+            None => return Err(FieldError::invalid("services", format!("services: unknown service '{service}'"))),
             Some(Some(group)) if *group != input.id => {
-                return Err(invalid(format!("services: '{service}' already belongs to delivery group '{group}'")))
+                return Err(FieldError::invalid(
+                    "services",
+                    format!("services: '{service}' already belongs to delivery group '{group}'"),
+                ))
             }
             Some(_) => {}
         }
@@ -166,6 +178,40 @@ pub struct GroupSpec {
     pub guardrails: Guardrails,
 }
 
+/// Who makes a change, when, and why: the stamps a catalogue entry carries.
+#[derive(Debug, Clone)]
+pub struct Authored {
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+impl GroupInput {
+    /// The group this validated input describes. `current` (on update) keeps
+    /// its creation stamps; services are kept sorted, as the store lists them.
+    pub fn into_group(self, spec: GroupSpec, current: Option<&DeliveryGroup>, by: Authored) -> DeliveryGroup {
+        let mut services = self.services;
+        services.sort();
+        DeliveryGroup {
+            id: self.id,
+            name: self.name.trim().to_owned(),
+            description: self.description,
+            owner: self.owner,
+            members: spec.members,
+            services,
+            allowed_recipes: self.allowed_recipes,
+            allowed_environments: self.allowed_environments,
+            default_recipe_id: self.default_recipe_id,
+            guardrails: spec.guardrails,
+            created_at: current.map_or(by.at, |g| g.created_at),
+            created_by: current.map_or_else(|| by.actor.clone(), |g| g.created_by.clone()),
+            updated_at: by.at,
+            updated_by: by.actor,
+            last_change_reason: by.reason,
+        }
+    }
+}
+
 /// Input of `createRecipe` / `updateRecipe`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,7 +225,7 @@ pub struct RecipeInput {
     pub rollback_pipeline: String,
 }
 
-pub fn validate_recipe(input: &RecipeInput) -> Result<(), DomainError> {
+pub fn validate_recipe(input: &RecipeInput) -> Checked {
     check_name("id", &input.id)?;
     check_text("name", &input.name)?;
     check_optional_text("description", input.description.as_deref())?;
@@ -187,6 +233,28 @@ pub fn validate_recipe(input: &RecipeInput) -> Result<(), DomainError> {
     check_text("spinnakerApplication", &input.spinnaker_application)?;
     check_text("deployPipeline", &input.deploy_pipeline)?;
     check_text("rollbackPipeline", &input.rollback_pipeline)
+}
+
+impl RecipeInput {
+    /// A new recipe from this validated input: active, revision 1.
+    pub fn into_new_recipe(self, by: Authored) -> Recipe {
+        Recipe {
+            id: self.id,
+            name: self.name.trim().to_owned(),
+            description: self.description,
+            status: RecipeStatus::Active,
+            revision: 1,
+            effective_behavior_summary: self.effective_behavior_summary,
+            spinnaker_application: self.spinnaker_application,
+            deploy_pipeline: self.deploy_pipeline,
+            rollback_pipeline: self.rollback_pipeline,
+            created_at: by.at,
+            created_by: by.actor.clone(),
+            updated_at: by.at,
+            updated_by: by.actor,
+            last_change_reason: by.reason,
+        }
+    }
 }
 
 /// True when an update would change what the engine runs.
@@ -205,13 +273,16 @@ pub struct ServiceInput {
     pub compatible_recipes: Option<Vec<String>>,
 }
 
-pub fn validate_service(input: &ServiceInput, known: &Known) -> Result<(), DomainError> {
+pub fn validate_service(input: &ServiceInput, known: &Known) -> Checked {
     check_name("name", &input.name)?;
     check_optional_text("description", input.description.as_deref())?;
     if let Some(recipes) = &input.compatible_recipes {
         no_duplicates("compatibleRecipes", recipes)?;
         if let Some(unknown) = recipes.iter().find(|r| !known.recipes.contains(*r)) {
-            return Err(invalid(format!("compatibleRecipes: unknown recipe '{unknown}'")));
+            return Err(FieldError::invalid(
+                "compatibleRecipes",
+                format!("compatibleRecipes: unknown recipe '{unknown}'"),
+            ));
         }
     }
     Ok(())
@@ -228,7 +299,7 @@ pub struct EnvironmentInput {
     pub enabled: bool,
 }
 
-pub fn validate_environment(input: &EnvironmentInput) -> Result<Environment, DomainError> {
+pub fn validate_environment(input: &EnvironmentInput) -> Checked<Environment> {
     check_name("name", &input.name)?;
     if let Some(display) = &input.display_name {
         check_text("displayName", display)?;
@@ -260,19 +331,17 @@ impl SettingsInput {
     }
 }
 
-pub fn apply_settings(current: &SystemSettings, input: &SettingsInput) -> Result<SystemSettings, DomainError> {
-    let rpm = |field: &str, value: Option<i32>, current: i32| match value {
+pub fn apply_settings(current: &SystemSettings, input: &SettingsInput) -> Checked<SystemSettings> {
+    let rpm = |field: &'static str, value: Option<i32>, current: i32| match value {
         None => Ok(current),
         Some(v) if RPM_RANGE.contains(&v) => Ok(v),
-        Some(v) => Err(invalid(format!("{field} must be within 1..=100000, not {v}"))),
+        Some(v) => Err(FieldError::invalid(field, format!("{field} must be within 1..=100000, not {v}"))),
     };
     let ci_publishers = match &input.ci_publishers {
         None => current.ci_publishers.clone(),
         Some(list) => {
             no_duplicates("ciPublishers", list)?;
-            if list.iter().any(|p| p.trim().is_empty()) {
-                return Err(invalid("ciPublishers must not contain an empty actor id"));
-            }
+            no_blank_actor("ciPublishers", list)?;
             list.clone()
         }
     };

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::catalog::{AuditEvent, FieldChange};
+use super::audit::{AuditEvent, FieldChange};
 
 /// Appended to every text that was cut.
 pub const TRUNCATED: &str = "…[truncated]";
@@ -100,7 +100,7 @@ mod tests {
             target_type: "DEPLOYMENT".into(),
             target_id: long.clone(),
             timestamp: chrono::DateTime::UNIX_EPOCH,
-            outcome: crate::domain::catalog::AuditOutcome::Denied,
+            outcome: crate::domain::audit::AuditOutcome::Denied,
             summary: long.clone(),
             delivery_group_id: Some(long.clone()),
             service_name: Some(long.clone()),

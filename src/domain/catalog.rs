@@ -1,9 +1,9 @@
-//! Catalogue and administration types: services, builds, environments,
-//! recipes, delivery groups, audit events and system settings (DESIGN §2).
+//! The catalogue: services, environments, recipes and delivery groups
+//! (DESIGN §2). Builds, audit events and settings have their own modules.
 
 use chrono::{DateTime, Utc};
 
-use super::{deployment::string_enum, Role};
+use super::deployment::string_enum;
 
 string_enum!(
     /// Whether an environment is production.
@@ -13,11 +13,6 @@ string_enum!(
 string_enum!(
     /// Whether a recipe may be used for new deployments.
     RecipeStatus { Active => "ACTIVE", Deprecated => "DEPRECATED" }
-);
-
-string_enum!(
-    /// How an audited attempt ended.
-    AuditOutcome { Success => "SUCCESS", Denied => "DENIED", Failed => "FAILED" }
 );
 
 /// Default per-(group, environment) guardrails (DESIGN §2 DeliveryGroup).
@@ -101,78 +96,4 @@ impl DeliveryGroup {
     pub fn has_member(&self, actor_id: &str) -> bool {
         self.members.iter().any(|m| m == actor_id)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Build {
-    pub service: String,
-    pub version: String,
-    pub artifact_ref: String,
-    pub sha256: String,
-    pub size_bytes: i64,
-    pub content_type: String,
-    pub git_sha: String,
-    pub git_branch: String,
-    pub ci_provider: String,
-    pub ci_run_id: String,
-    pub built_at: DateTime<Utc>,
-    pub repo: Option<String>,
-    pub registered_at: DateTime<Utc>,
-    pub registered_by: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldChange {
-    pub field: String,
-    pub old_value: Option<String>,
-    pub new_value: Option<String>,
-}
-
-/// An append-only audit entry (DESIGN §2 AuditEvent).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    pub id: uuid::Uuid,
-    pub event_type: String,
-    pub actor_id: String,
-    pub actor_role: Role,
-    pub target_type: String,
-    pub target_id: String,
-    pub timestamp: DateTime<Utc>,
-    pub outcome: AuditOutcome,
-    pub summary: String,
-    pub delivery_group_id: Option<String>,
-    pub service_name: Option<String>,
-    pub environment: Option<String>,
-    pub request_id: Option<String>,
-    pub changes: Vec<FieldChange>,
-    /// How many identical events this one stands for: 1, or the size of an
-    /// aggregated burst of refusals (`service::audit_burst`).
-    pub repeat_count: i32,
-}
-
-/// Filters of the audit log (GraphQL `AuditEventFilter`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    pub event_type: Option<String>,
-    pub actor_id: Option<String>,
-    pub target_type: Option<String>,
-    pub target_id: Option<String>,
-    pub outcome: Option<AuditOutcome>,
-    pub delivery_group_id: Option<String>,
-    pub service_name: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-}
-
-/// Rate limits (requests per minute per caller) must stay within this range.
-pub const RPM_RANGE: std::ops::RangeInclusive<i32> = 1..=100_000;
-
-/// Process-independent settings kept in the database (DESIGN §9).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemSettings {
-    pub mutations_disabled: bool,
-    pub read_rpm: i32,
-    pub mutate_rpm: i32,
-    pub daily_build_register_quota: i32,
-    pub ci_publishers: Vec<String>,
 }

@@ -136,6 +136,36 @@ impl DomainError {
     }
 }
 
+/// A refusal of one input field, before it becomes a [`DomainError`]: the
+/// field's wire name (a camelCase path such as
+/// `guardrails.dailyDeployQuota`) and a message that names it. Validators
+/// return it so every front door can say *which* field in its own terms:
+/// the GraphQL edge passes the message through, the catalogue loader names
+/// the entry and the file's own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub code: ErrorCode,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(code: ErrorCode, field: &'static str, message: impl Into<String>) -> Self {
+        Self { code, field, message: message.into() }
+    }
+
+    /// An `INVALID_REQUEST` refusal of `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, field, message)
+    }
+}
+
+impl From<FieldError> for DomainError {
+    fn from(error: FieldError) -> Self {
+        DomainError::new(error.code, error.message)
+    }
+}
+
 // DomainError deliberately implements neither `Display` nor `Error`: the
 // GraphQL edge converts it with its code (graphql/error.rs), and a blanket
 // `Display` conversion would silently drop that code.

@@ -2,6 +2,7 @@
 //! Time is always passed in as an argument so every rule is testable.
 
 pub mod admin;
+pub mod audit;
 pub mod bounded;
 pub mod build;
 pub mod catalog;
@@ -13,7 +14,8 @@ pub mod ids;
 pub mod page;
 pub mod principal;
 pub mod rollback;
+pub mod settings;
 pub mod state_machine;
 
-pub use error::{DomainError, ErrorCode};
+pub use error::{DomainError, ErrorCode, FieldError};
 pub use principal::{Principal, Role};

@@ -10,7 +10,6 @@
 
 use std::{future::Future, marker::PhantomData};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
@@ -24,12 +23,12 @@ use crate::{
         admin::{
             apply_settings, changes_engine_mapping, environment_changes, group_changes, recipe_changes,
             service_changes, settings_changes, validate_environment, validate_group, validate_recipe, validate_service,
-            EnvironmentInput, GroupInput, Known, RecipeInput, ServiceInput, SettingsInput,
+            Authored, EnvironmentInput, GroupInput, Known, RecipeInput, ServiceInput, SettingsInput,
         },
-        catalog::{
-            AuditOutcome, DeliveryGroup, Environment, FieldChange, Recipe, RecipeStatus, Service, SystemSettings,
-        },
+        audit::{AuditOutcome, FieldChange},
+        catalog::{DeliveryGroup, Environment, Recipe, RecipeStatus, Service},
         ids::KeyInput,
+        settings::SystemSettings,
         DomainError, ErrorCode,
     },
     store::{
@@ -265,6 +264,11 @@ impl Services {
         }
     }
 
+    /// The stamps of a change `caller` makes now.
+    fn authored(&self, caller: &Caller, reason: Option<String>) -> Authored {
+        Authored { actor: caller.principal.actor_id.clone(), at: self.now(), reason }
+    }
+
     async fn known_catalog(&self) -> Result<Known, DomainError> {
         Ok(Known {
             recipes: self.store.recipes().await?.into_iter().map(|r| r.id).collect(),
@@ -306,29 +310,8 @@ impl AdminEntity for DeliveryGroup {
         let input = request.input;
         request.intent.check(&input.id, current)?;
         let known = services.known_catalog().await?;
-        let spec = validate_group(&input, current, &known).map_err(Refusal::Denied)?;
-        let now = services.now();
-        let actor = caller.principal.actor_id.clone();
-        // The store lists a group's services by name; compare like with like.
-        let mut group_services = input.services;
-        group_services.sort();
-        Ok(DeliveryGroup {
-            id: input.id,
-            name: input.name.trim().to_owned(),
-            description: input.description,
-            owner: input.owner,
-            members: spec.members,
-            services: group_services,
-            allowed_recipes: input.allowed_recipes,
-            allowed_environments: input.allowed_environments,
-            default_recipe_id: input.default_recipe_id,
-            guardrails: spec.guardrails,
-            created_at: current.map_or(now, |g| g.created_at),
-            created_by: current.map_or_else(|| actor.clone(), |g| g.created_by.clone()),
-            updated_at: now,
-            updated_by: actor,
-            last_change_reason: request.reason,
-        })
+        let spec = validate_group(&input, current, &known)?;
+        Ok(input.into_group(spec, current, services.authored(caller, request.reason)))
     }
 
     fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
@@ -379,9 +362,9 @@ impl AdminEntity for Recipe {
         }
         let input = match request.input {
             RecipeChange::Edit(input) if request.intent == AdminIntent::Create => {
-                validate_recipe(&input).map_err(Refusal::Denied)?;
+                validate_recipe(&input)?;
                 request.intent.check(&input.id, current)?;
-                return Ok(new_recipe(input, actor, reason, services.now()));
+                return Ok(input.into_new_recipe(services.authored(caller, reason)));
             }
             RecipeChange::Edit(input) => Some(input),
             RecipeChange::Deprecate { .. } => None,
@@ -389,7 +372,7 @@ impl AdminEntity for Recipe {
         let current = current.ok_or_else(DomainError::internal)?;
         let updated = match input {
             Some(input) => {
-                validate_recipe(&input).map_err(Refusal::Denied)?;
+                validate_recipe(&input)?;
                 services.check_engine_mapping(current, &input).await?;
                 Recipe {
                     name: input.name.trim().to_owned(),
@@ -457,7 +440,7 @@ impl AdminEntity for Service {
     ) -> Result<Self, Refusal> {
         let input = request.input;
         let known = services.known_catalog().await?;
-        validate_service(&input, &known).map_err(Refusal::Denied)?;
+        validate_service(&input, &known)?;
         Ok(Service {
             name: input.name,
             description: input.description,
@@ -507,7 +490,7 @@ impl AdminEntity for Environment {
         request: AdminRequest<'_, EnvironmentInput>,
         _current: Option<&Self>,
     ) -> Result<Self, Refusal> {
-        validate_environment(&request.input).map_err(Refusal::Denied)
+        Ok(validate_environment(&request.input)?)
     }
 
     fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
@@ -552,7 +535,7 @@ impl AdminEntity for SystemSettings {
         current: Option<&Self>,
     ) -> Result<Self, Refusal> {
         let current = current.ok_or_else(DomainError::internal)?;
-        apply_settings(current, &request.input).map_err(Refusal::Denied)
+        Ok(apply_settings(current, &request.input)?)
     }
 
     fn changes(current: Option<&Self>, next: &mut Self) -> Vec<FieldChange> {
@@ -586,24 +569,5 @@ impl Services {
             current.id,
             users.join(", ")
         ))))
-    }
-}
-
-fn new_recipe(input: RecipeInput, actor: &str, reason: Option<String>, now: DateTime<Utc>) -> Recipe {
-    Recipe {
-        id: input.id,
-        name: input.name.trim().to_owned(),
-        description: input.description,
-        status: RecipeStatus::Active,
-        revision: 1,
-        effective_behavior_summary: input.effective_behavior_summary,
-        spinnaker_application: input.spinnaker_application,
-        deploy_pipeline: input.deploy_pipeline,
-        rollback_pipeline: input.rollback_pipeline,
-        created_at: now,
-        created_by: actor.to_owned(),
-        updated_at: now,
-        updated_by: actor.to_owned(),
-        last_change_reason: reason,
     }
 }

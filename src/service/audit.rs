@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{audit_burst::Verdict, Caller, Services};
 use crate::domain::{
-    catalog::{AuditEvent, AuditOutcome},
+    audit::{AuditEvent, AuditOutcome},
     DomainError,
 };
 

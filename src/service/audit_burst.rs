@@ -29,8 +29,8 @@ use std::{
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::{
+    audit::AuditEvent,
     bounded::{clip_owned, MAX_TEXT_CHARS},
-    catalog::AuditEvent,
     ErrorCode,
 };
 
@@ -175,7 +175,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::domain::{catalog::AuditOutcome, Role};
+    use crate::domain::{audit::AuditOutcome, Role};
 
     const WINDOW: Duration = Duration::from_secs(60);
     const MESSAGE: &str = "your role may not cancel deployments";

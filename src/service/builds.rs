@@ -2,8 +2,6 @@
 //! allowlist register deployable versions; identical re-registration is a
 //! replay, different content a conflict; a daily quota per publisher.
 
-use serde::Serialize;
-
 use super::{
     audit::AuditSubject,
     deploy::day_start,
@@ -12,38 +10,13 @@ use super::{
 };
 use crate::{
     domain::{
-        build::{validate_artifact, ArtifactFacts},
-        catalog::{AuditOutcome, Build},
+        audit::AuditOutcome,
+        build::{Build, BuildRegistration},
         ids::KeyInput,
         DomainError, ErrorCode, Role,
     },
     store::{admin::AdminWrite, StoreError},
 };
-
-/// A build as CI describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BuildRegistration {
-    pub service: String,
-    pub version: String,
-    pub artifact_ref: String,
-    pub sha256: String,
-    pub size_bytes: i64,
-    pub content_type: String,
-    pub git_sha: String,
-    pub git_branch: String,
-    pub ci_provider: String,
-    pub ci_run_id: String,
-    pub built_at: chrono::DateTime<chrono::Utc>,
-    pub repo: Option<String>,
-}
-
-/// Same build: a different sha256, gitSha or artifactRef is a conflict.
-fn same_content(stored: &Build, input: &BuildRegistration) -> bool {
-    stored.sha256.eq_ignore_ascii_case(&input.sha256)
-        && stored.git_sha == input.git_sha
-        && stored.artifact_ref == input.artifact_ref
-}
 
 impl Services {
     pub async fn register_build(
@@ -96,27 +69,12 @@ impl Services {
                 format!("daily build registration quota of {} is used up", settings.daily_build_register_quota),
             )));
         }
-        let build = Build {
-            service: input.service.clone(),
-            version: input.version.clone(),
-            artifact_ref: input.artifact_ref.clone(),
-            sha256: input.sha256.to_ascii_lowercase(),
-            size_bytes: input.size_bytes,
-            content_type: input.content_type.clone(),
-            git_sha: input.git_sha.clone(),
-            git_branch: input.git_branch.clone(),
-            ci_provider: input.ci_provider.clone(),
-            ci_run_id: input.ci_run_id.clone(),
-            built_at: input.built_at,
-            repo: input.repo.clone(),
-            registered_at: now,
-            registered_by: caller.principal.actor_id.clone(),
-        };
+        let build = input.clone().registered(now, &caller.principal.actor_id);
         let mut audit = self.audit_event(
             caller,
             subject,
             AuditOutcome::Success,
-            format!("BUILD_REGISTER {} (sha256 {})", subject.target_id, build.sha256),
+            format!("BUILD_REGISTER {} (sha256 {})", subject.target_id, build.registration.sha256),
         );
         audit.timestamp = now;
         let write = AdminWrite::new(&audit, &opened.entry, None);
@@ -140,36 +98,19 @@ impl Services {
                 format!("service '{}' is not allowlisted", input.service),
             ));
         }
-        validate_artifact(&ArtifactFacts {
-            version: &input.version,
-            artifact_ref: &input.artifact_ref,
-            sha256: &input.sha256,
-            size_bytes: input.size_bytes,
-            content_type: &input.content_type,
-        })?;
-        for (field, value) in [
-            ("gitSha", &input.git_sha),
-            ("gitBranch", &input.git_branch),
-            ("ciProvider", &input.ci_provider),
-            ("ciRunId", &input.ci_run_id),
-        ] {
-            if value.trim().is_empty() || value.len() > 256 {
-                return Err(DomainError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("{field} must be 1 to 256 characters"),
-                ));
-            }
-        }
-        Ok(())
+        Ok(input.validate()?)
     }
 
     fn replay_or_conflict(&self, stored: Build, input: &BuildRegistration) -> Result<Build, Refusal> {
-        if same_content(&stored, input) {
+        if input.has_same_content(&stored) {
             Ok(stored)
         } else {
             Err(Refusal::Denied(DomainError::new(
                 ErrorCode::BuildRegistrationConflict,
-                format!("{}@{} is already registered with different content", stored.service, stored.version),
+                format!(
+                    "{}@{} is already registered with different content",
+                    stored.registration.service, stored.registration.version
+                ),
             )))
         }
     }

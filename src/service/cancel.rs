@@ -12,7 +12,7 @@ use super::{
     Caller, Services,
 };
 use crate::domain::{
-    catalog::AuditOutcome,
+    audit::AuditOutcome,
     deployment::{DeploymentRecord, TimelineEvent},
     ids::{DeploymentRef, KeyInput},
     DomainError, ErrorCode,

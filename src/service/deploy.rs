@@ -18,7 +18,9 @@ use super::{
 };
 use crate::{
     domain::{
-        catalog::{AuditOutcome, Build, DeliveryGroup, Environment, Recipe, Service},
+        audit::AuditOutcome,
+        build::Build,
+        catalog::{DeliveryGroup, Environment, Recipe, Service},
         deployment::{DeploymentKind, DeploymentRecord, DeploymentState, TimelineEvent},
         failure::engine_call_failure,
         guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, Usage, Violation},
@@ -445,7 +447,7 @@ impl Services {
             spinnaker_application: recipe.spinnaker_application.clone(),
             deploy_pipeline: recipe.deploy_pipeline.clone(),
             rollback_pipeline: recipe.rollback_pipeline.clone(),
-            artifact_ref: build.map(|b| b.artifact_ref),
+            artifact_ref: build.map(|b| b.registration.artifact_ref),
             last_engine_contact_at: None,
         };
         Ok((bundle_for(record, &group), group))
@@ -499,7 +501,7 @@ impl Services {
             engine_type: self.engine.engine_type(),
             engine_execution_id: None,
             engine_execution_url: None,
-            artifact_ref: build.map(|b| b.artifact_ref),
+            artifact_ref: build.map(|b| b.registration.artifact_ref),
             last_engine_contact_at: None,
             // The recipe revision frozen on the target, not today's recipe.
             ..target

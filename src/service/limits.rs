@@ -19,7 +19,7 @@ use std::{
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::Services;
-use crate::domain::{catalog::SystemSettings, DomainError, ErrorCode, Principal};
+use crate::domain::{settings::SystemSettings, DomainError, ErrorCode, Principal};
 
 /// Longest a process serves settings without re-reading them.
 pub const SETTINGS_TTL: Duration = Duration::from_millis(500);

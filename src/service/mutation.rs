@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::{audit::AuditSubject, limits::RequestClass, Caller, Services};
 use crate::{
-    domain::{ids::KeyInput, DomainError, ErrorCode},
+    domain::{ids::KeyInput, DomainError, ErrorCode, FieldError},
     store::{
         idempotency::{IdempotencyEntry, StoredKey},
         StoreError,
@@ -37,6 +37,13 @@ pub(crate) enum Refusal {
 impl From<DomainError> for Refusal {
     fn from(err: DomainError) -> Self {
         Refusal::Failed(err)
+    }
+}
+
+/// A refused input field is always the caller's refusal, never a failure.
+impl From<FieldError> for Refusal {
+    fn from(err: FieldError) -> Self {
+        Refusal::Denied(err.into())
     }
 }
 

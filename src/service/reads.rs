@@ -7,10 +7,13 @@ use uuid::Uuid;
 use super::{forbidden, Caller, Services};
 use crate::{
     domain::{
-        catalog::{AuditEvent, AuditFilter, Build, DeliveryGroup, Environment, Recipe, Service, SystemSettings},
+        audit::{AuditEvent, AuditFilter},
+        build::Build,
+        catalog::{DeliveryGroup, Environment, Recipe, Service},
         deployment::{DeploymentFilter, DeploymentRecord, Failure, RunningState, TimelineEvent},
         ids::DeploymentId,
         page::{Page, PageRequest},
+        settings::SystemSettings,
         DomainError, ErrorCode, Principal,
     },
     store::deployments::GroupScope,

@@ -18,7 +18,11 @@ use super::{
     idempotency::{self, IdempotencyEntry},
     Store, StoreError, WriteTx,
 };
-use crate::domain::catalog::{AuditEvent, DeliveryGroup, Environment, Recipe, Service, SystemSettings};
+use crate::domain::{
+    audit::AuditEvent,
+    catalog::{DeliveryGroup, Environment, Recipe, Service},
+    settings::SystemSettings,
+};
 
 /// What every administrative write also records.
 pub struct AdminWrite<'a> {

@@ -22,7 +22,7 @@ use super::{
     Store, StoreError,
 };
 use crate::domain::{
-    catalog::AuditEvent,
+    audit::AuditEvent,
     deployment::{DeploymentKind, DeploymentState},
     guardrails::{Usage, Violation},
 };

@@ -9,7 +9,7 @@ use super::{
     limited, Store, StoreError,
 };
 use crate::domain::{
-    catalog::{AuditEvent, AuditFilter},
+    audit::{AuditEvent, AuditFilter},
     page::{Page, PageRequest},
 };
 

@@ -13,7 +13,7 @@ use super::{
     first, limited, Store, StoreError,
 };
 use crate::domain::{
-    catalog::Build,
+    build::Build,
     page::{Page, PageRequest},
 };
 
@@ -60,7 +60,8 @@ impl Store {
     }
 }
 
-pub(crate) async fn insert_build(conn: &impl ConnectionTrait, b: &Build) -> Result<(), StoreError> {
+pub(crate) async fn insert_build(conn: &impl ConnectionTrait, build: &Build) -> Result<(), StoreError> {
+    let b = &build.registration;
     build::Entity::insert(build::ActiveModel {
         service: Set(b.service.clone()),
         version: Set(b.version.clone()),
@@ -74,8 +75,8 @@ pub(crate) async fn insert_build(conn: &impl ConnectionTrait, b: &Build) -> Resu
         ci_run_id: Set(b.ci_run_id.clone()),
         built_at: Set(truncate_to_micros(b.built_at)),
         repo: Set(b.repo.clone()),
-        registered_at: Set(truncate_to_micros(b.registered_at)),
-        registered_by: Set(b.registered_by.clone()),
+        registered_at: Set(truncate_to_micros(build.registered_at)),
+        registered_by: Set(build.registered_by.clone()),
     })
     .exec(conn)
     .await?;

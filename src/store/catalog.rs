@@ -14,9 +14,12 @@ use super::{
     convert::{delivery_group_from_row, to_json_list, truncate_to_micros},
     first, Store, StoreError,
 };
-use crate::domain::catalog::{Build, DeliveryGroup, Environment, Recipe, Service};
+use crate::domain::{
+    build::Build,
+    catalog::{DeliveryGroup, Environment, Recipe, Service},
+};
 
-/// A validated catalogue, ready to be written (see `crate::catalog`).
+/// A validated catalogue, ready to be written (see `crate::catalog_file`).
 #[derive(Debug, Clone, Default)]
 pub struct CatalogSnapshot {
     pub environments: Vec<Environment>,

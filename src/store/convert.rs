@@ -10,14 +10,14 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::{
-    catalog::{
-        AuditEvent, AuditOutcome, Build, DeliveryGroup, Environment, EnvironmentType, FieldChange, Guardrails, Recipe,
-        RecipeStatus, Service, SystemSettings,
-    },
+    audit::{AuditEvent, AuditOutcome, FieldChange},
+    build::{Build, BuildRegistration},
+    catalog::{DeliveryGroup, Environment, EnvironmentType, Guardrails, Recipe, RecipeStatus, Service},
     deployment::{
         DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure, FailureCategory,
         TimelineEvent,
     },
+    settings::SystemSettings,
     Role,
 };
 
@@ -178,18 +178,20 @@ pub(crate) fn delivery_group_from_row(
 impl From<build::Model> for Build {
     fn from(m: build::Model) -> Self {
         Self {
-            service: m.service,
-            version: m.version,
-            artifact_ref: m.artifact_ref,
-            sha256: m.sha256,
-            size_bytes: m.size_bytes,
-            content_type: m.content_type,
-            git_sha: m.git_sha,
-            git_branch: m.git_branch,
-            ci_provider: m.ci_provider,
-            ci_run_id: m.ci_run_id,
-            built_at: m.built_at,
-            repo: m.repo,
+            registration: BuildRegistration {
+                service: m.service,
+                version: m.version,
+                artifact_ref: m.artifact_ref,
+                sha256: m.sha256,
+                size_bytes: m.size_bytes,
+                content_type: m.content_type,
+                git_sha: m.git_sha,
+                git_branch: m.git_branch,
+                ci_provider: m.ci_provider,
+                ci_run_id: m.ci_run_id,
+                built_at: m.built_at,
+                repo: m.repo,
+            },
             registered_at: m.registered_at,
             registered_by: m.registered_by,
         }

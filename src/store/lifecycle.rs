@@ -15,7 +15,7 @@ use super::{
     first, limited_statement, Store, StoreError,
 };
 use crate::domain::{
-    catalog::AuditOutcome,
+    audit::AuditOutcome,
     deployment::{DeploymentOutcome, DeploymentRecord, DeploymentState, Failure, TimelineEvent},
     state_machine::{displacement, outcome_of, Displacement},
 };

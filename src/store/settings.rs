@@ -9,7 +9,7 @@ use super::{
     convert::{to_json_list, truncate_to_micros},
     first, Store, StoreError,
 };
-use crate::domain::catalog::SystemSettings;
+use crate::domain::settings::SystemSettings;
 
 const SETTINGS_ROW_ID: i32 = 1;
 

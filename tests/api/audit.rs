@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use dxcp::domain::{
-    catalog::{AuditEvent, AuditOutcome, FieldChange},
+    audit::{AuditEvent, AuditOutcome, FieldChange},
     Role,
 };
 use serde_json::{json, Value};

@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use dxcp::domain::{
-    catalog::{AuditEvent, AuditOutcome},
+    audit::{AuditEvent, AuditOutcome},
     Role,
 };
 use serde_json::{json, Value};
@@ -293,7 +293,7 @@ async fn gzip_and_x_gzip_content_types_and_the_size_bounds_are_accepted() {
         let build = registered(&response);
         assert_eq!(build[field], value, "{field} {value} is accepted and kept");
         let stored = stored_build(&app, "payments-api", version).await.expect("the build is stored");
-        assert_eq!(stored.version, version);
+        assert_eq!(stored.registration.version, version);
     }
     assert_eq!(build_register_events(&app).await.len(), 4, "one BUILD_REGISTER event per new build");
 }
@@ -339,9 +339,13 @@ async fn a_different_sha256_git_sha_or_artifact_ref_for_a_registered_version_is_
 
         assert_refused(&response, "BUILD_REGISTRATION_CONFLICT", field);
         let stored = stored_build(&app, "payments-api", "2.0.0").await.expect("the original is kept");
-        assert_eq!(json!(stored.sha256), original["sha256"], "{field}: the stored sha256 is untouched");
-        assert_eq!(json!(stored.git_sha), original["gitSha"], "{field}: the stored gitSha is untouched");
-        assert_eq!(json!(stored.artifact_ref), original["artifactRef"], "{field}: the stored artifactRef is untouched");
+        assert_eq!(json!(stored.registration.sha256), original["sha256"], "{field}: the stored sha256 is untouched");
+        assert_eq!(json!(stored.registration.git_sha), original["gitSha"], "{field}: the stored gitSha is untouched");
+        assert_eq!(
+            json!(stored.registration.artifact_ref),
+            original["artifactRef"],
+            "{field}: the stored artifactRef is untouched"
+        );
         assert_one_denial(&app, &before, "ci", Role::CiPublisher, "BUILD_REGISTRATION_CONFLICT", "payments-api@2.0.0")
             .await;
     }

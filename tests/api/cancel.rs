@@ -2,7 +2,7 @@
 //! cancel an in-flight record and answers with the record still in flight;
 //! it reads CANCELED once the engine confirms, which frees its slot.
 
-use dxcp::domain::{catalog::AuditOutcome, Role};
+use dxcp::domain::{audit::AuditOutcome, Role};
 use serde_json::json;
 
 use crate::harness::{

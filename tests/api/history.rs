@@ -314,8 +314,8 @@ async fn an_owner_in_one_group_sees_only_that_groups_deployments() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("catalog.toml");
     let storefront_members = "owner = \"team-storefront\"\nmembers = [\"owner\"]";
-    assert!(dxcp::catalog::DEMO_CATALOG.contains(storefront_members), "the demo catalogue changed shape");
-    let text = dxcp::catalog::DEMO_CATALOG
+    assert!(dxcp::catalog_file::DEMO_CATALOG.contains(storefront_members), "the demo catalogue changed shape");
+    let text = dxcp::catalog_file::DEMO_CATALOG
         .replace(storefront_members, "owner = \"team-storefront\"\nmembers = [\"someone-else\"]");
     std::fs::write(&path, text).expect("catalogue written");
     let app = TestApp::builder().env("DXCP_CATALOG", path.display().to_string()).spawn().await;

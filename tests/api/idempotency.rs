@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use dxcp::domain::{catalog::AuditOutcome, deployment::DeploymentState};
+use dxcp::domain::{audit::AuditOutcome, deployment::DeploymentState};
 use serde_json::json;
 
 use crate::harness::{

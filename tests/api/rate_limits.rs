@@ -5,7 +5,7 @@
 //! not draw from the buckets under test.
 
 use dxcp::domain::{
-    catalog::{AuditEvent, AuditOutcome},
+    audit::{AuditEvent, AuditOutcome},
     Role,
 };
 use serde_json::{json, Value};

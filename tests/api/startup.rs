@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, path::Path, time::Duration};
 
-use dxcp::{app::Application, catalog::DEMO_CATALOG, config::Config};
+use dxcp::{app::Application, catalog_file::DEMO_CATALOG, config::Config};
 use serde_json::json;
 
 use crate::harness::{TestApp, TestDb};

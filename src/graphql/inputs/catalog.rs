@@ -7,8 +7,8 @@ use crate::{
         EnvironmentInput as DomainEnvironment, GroupInput, RecipeInput as DomainRecipe, ServiceInput as DomainService,
         SettingsInput,
     },
+    domain::build::BuildRegistration,
     graphql::{scalars::DateTime, types::catalog::EnvironmentType},
-    service::builds::BuildRegistration,
 };
 
 /// A build as CI describes it.

@@ -3,7 +3,7 @@
 use async_graphql::{InputObject, ID};
 
 use crate::{
-    domain::{catalog::AuditFilter, deployment::DeploymentFilter as DomainFilter},
+    domain::{audit::AuditFilter, deployment::DeploymentFilter as DomainFilter},
     graphql::{
         scalars::DateTime,
         types::{

@@ -62,7 +62,7 @@ impl CatalogQuery {
         let builds = ctx.services()?.builds(&service, &page).await?;
         Ok(BuildConnection::from_page(
             builds,
-            |b| crate::domain::page::Keyset { at: b.registered_at, id: b.version.clone() },
+            |b| crate::domain::page::Keyset { at: b.registered_at, id: b.registration.version.clone() },
             Build::from,
         ))
     }

@@ -3,10 +3,10 @@
 use async_graphql::{Enum, SimpleObject, ID};
 
 use super::catalog::Role;
-use crate::{domain::catalog as domain, graphql::scalars::DateTime};
+use crate::{domain::audit as domain, graphql::scalars::DateTime};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(remote = "crate::domain::catalog::AuditOutcome")]
+#[graphql(remote = "crate::domain::audit::AuditOutcome")]
 pub enum AuditOutcome {
     Success,
     Denied,

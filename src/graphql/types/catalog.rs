@@ -221,8 +221,9 @@ pub struct Build {
     pub registered_by: String,
 }
 
-impl From<domain::Build> for Build {
-    fn from(b: domain::Build) -> Self {
+impl From<crate::domain::build::Build> for Build {
+    fn from(build: crate::domain::build::Build) -> Self {
+        let b = build.registration;
         Self {
             service: b.service,
             version: b.version,
@@ -236,8 +237,8 @@ impl From<domain::Build> for Build {
             ci_run_id: b.ci_run_id,
             built_at: b.built_at.into(),
             repo: b.repo,
-            registered_at: b.registered_at.into(),
-            registered_by: b.registered_by,
+            registered_at: build.registered_at.into(),
+            registered_by: build.registered_by,
         }
     }
 }
@@ -252,8 +253,8 @@ pub struct SystemSettings {
     pub ci_publishers: Vec<String>,
 }
 
-impl From<domain::SystemSettings> for SystemSettings {
-    fn from(s: domain::SystemSettings) -> Self {
+impl From<crate::domain::settings::SystemSettings> for SystemSettings {
+    fn from(s: crate::domain::settings::SystemSettings) -> Self {
         Self {
             mutations_disabled: s.mutations_disabled,
             read_rpm: s.read_rpm,

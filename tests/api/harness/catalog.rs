@@ -171,7 +171,7 @@ allowed_environments = ["sandbox"]
 pub fn catalog_with_payments_guardrails(max_concurrent: u32, daily_deploy_quota: u32) -> String {
     const DEMO_GUARDRAILS: &str =
         "guardrails = { max_concurrent_deployments = 1, daily_deploy_quota = 25, daily_rollback_quota = 10 }";
-    let demo = dxcp::catalog::DEMO_CATALOG;
+    let demo = dxcp::catalog_file::DEMO_CATALOG;
     assert_eq!(demo.matches(DEMO_GUARDRAILS).count(), 1, "the demo catalogue's payments guardrails changed");
     demo.replacen(
         DEMO_GUARDRAILS,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use dxcp::{
     domain::{
-        catalog::{AuditEvent, AuditOutcome},
+        audit::{AuditEvent, AuditOutcome},
         deployment::{
             DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure, FailureCategory,
             TimelineEvent,

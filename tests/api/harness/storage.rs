@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use dxcp::domain::{
-    catalog::{AuditEvent, AuditFilter, AuditOutcome},
+    audit::{AuditEvent, AuditFilter, AuditOutcome},
     deployment::{DeploymentFilter, DeploymentRecord},
     page::PageRequest,
     Role,
@@ -25,12 +25,12 @@ pub async fn stored(app: &TestApp, id: &str) -> DeploymentRecord {
 }
 
 /// The stored build `service@version`, if any.
-pub async fn stored_build(app: &TestApp, service: &str, version: &str) -> Option<dxcp::domain::catalog::Build> {
+pub async fn stored_build(app: &TestApp, service: &str, version: &str) -> Option<dxcp::domain::build::Build> {
     app.services.store().build(service, version).await.expect("store read")
 }
 
 /// The stored system settings.
-pub async fn stored_settings(app: &TestApp) -> dxcp::domain::catalog::SystemSettings {
+pub async fn stored_settings(app: &TestApp) -> dxcp::domain::settings::SystemSettings {
     app.services.store().settings().await.expect("settings")
 }
 

@@ -1,6 +1,11 @@
 //! The catalogue file (DESIGN §9): parsed, validated as a whole, and loaded
 //! into a database that has no delivery group yet. An invalid file stops
 //! startup with an error naming the entry and the field.
+//!
+//! Every rule an administrator's mutation obeys is checked here by the same
+//! validator (`domain::admin`, `domain::build`); this module adds only what
+//! belongs to a whole file: uniqueness within it and the order in which
+//! entries may refer to each other.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,9 +14,13 @@ use serde::Deserialize;
 
 use crate::{
     domain::{
-        build::{validate_artifact, ArtifactFacts},
-        catalog::{Build, DeliveryGroup, Environment, EnvironmentType, Guardrails, Recipe, RecipeStatus, Service},
-        ids::is_valid_name,
+        admin::{
+            validate_environment, validate_group, validate_recipe, validate_service, Authored, EnvironmentInput,
+            GroupInput, Known, RecipeInput, ServiceInput,
+        },
+        build::{Build, BuildRegistration},
+        catalog::{DeliveryGroup, Environment, EnvironmentType, Recipe, RecipeStatus, Service},
+        FieldError,
     },
     store::catalog::CatalogSnapshot,
 };
@@ -50,7 +59,7 @@ struct CatalogFile {
     #[serde(default)]
     services: Vec<ServiceEntry>,
     #[serde(default)]
-    builds: Vec<BuildEntry>,
+    builds: Vec<BuildRegistration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,9 +115,9 @@ struct GroupEntry {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GuardrailsEntry {
-    max_concurrent_deployments: Option<i64>,
-    daily_deploy_quota: Option<i64>,
-    daily_rollback_quota: Option<i64>,
+    max_concurrent_deployments: Option<i32>,
+    daily_deploy_quota: Option<i32>,
+    daily_rollback_quota: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,23 +127,6 @@ struct ServiceEntry {
     description: Option<String>,
     #[serde(default)]
     compatible_recipes: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BuildEntry {
-    service: String,
-    version: String,
-    artifact_ref: String,
-    sha256: String,
-    size_bytes: i64,
-    content_type: String,
-    git_sha: String,
-    git_branch: String,
-    ci_provider: String,
-    ci_run_id: String,
-    built_at: DateTime<Utc>,
-    repo: Option<String>,
 }
 
 /// A parsed and validated catalogue, plus the CI publisher allowlist that
@@ -154,10 +146,14 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Catalog, CatalogError> {
     })?;
     let environments = environments(&file.environments)?;
     let recipes = recipes(&file.recipes, now)?;
-    let env_names: HashSet<&str> = environments.iter().map(|e| e.name.as_str()).collect();
-    let recipe_ids: HashSet<&str> = recipes.iter().map(|r| r.id.as_str()).collect();
-    let mut services = services(&file.services, &recipe_ids)?;
-    let groups = groups(&file.delivery_groups, &env_names, &recipe_ids, &mut services, now)?;
+    let mut known = Known {
+        recipes: recipes.iter().map(|r| r.id.clone()).collect(),
+        environments: environments.iter().map(|e| e.name.clone()).collect(),
+        services: HashMap::new(),
+    };
+    let mut services = services(&file.services, &known)?;
+    known.services = services.iter().map(|s| (s.name.clone(), None)).collect();
+    let groups = groups(&file.delivery_groups, &mut known, &mut services, now)?;
     let builds = builds(&file.builds, &services, now)?;
     Ok(Catalog {
         snapshot: CatalogSnapshot { environments, recipes, delivery_groups: groups, services, builds },
@@ -165,12 +161,29 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Catalog, CatalogError> {
     })
 }
 
-fn check_name(entry: &str, field: &str, value: &str) -> Result<(), CatalogError> {
-    if is_valid_name(value) {
-        Ok(())
-    } else {
-        Err(err(entry, field, format!("'{value}' must match ^[a-z0-9][a-z0-9-]{{0,62}}$")))
+/// A validator's refusal, named in the file's terms: the entry, and the
+/// field under its snake_case key.
+fn refused(entry: &str, error: FieldError) -> CatalogError {
+    err(entry, &snake_case(error.field), error.message)
+}
+
+/// `guardrails.maxConcurrentDeployments` -> `guardrails.max_concurrent_deployments`.
+fn snake_case(wire: &str) -> String {
+    let mut out = String::with_capacity(wire.len() + 4);
+    for c in wire.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
     }
+    out
+}
+
+/// Catalogue rows are attributed to [`CATALOG_ACTOR`], at load time.
+fn catalog_authored(now: DateTime<Utc>) -> Authored {
+    Authored { actor: CATALOG_ACTOR.to_owned(), at: now, reason: None }
 }
 
 fn check_unique<'a>(seen: &mut HashSet<&'a str>, entry: &str, field: &str, value: &'a str) -> Result<(), CatalogError> {
@@ -181,14 +194,6 @@ fn check_unique<'a>(seen: &mut HashSet<&'a str>, entry: &str, field: &str, value
     }
 }
 
-fn check_present(entry: &str, field: &str, value: &str) -> Result<(), CatalogError> {
-    if value.trim().is_empty() {
-        Err(err(entry, field, "must not be empty"))
-    } else {
-        Ok(())
-    }
-}
-
 fn environments(entries: &[EnvironmentEntry]) -> Result<Vec<Environment>, CatalogError> {
     let mut seen = HashSet::new();
     entries
@@ -196,17 +201,18 @@ fn environments(entries: &[EnvironmentEntry]) -> Result<Vec<Environment>, Catalo
         .enumerate()
         .map(|(i, e)| {
             let entry = format!("environments[{i}] (name '{}')", e.name);
-            check_name(&entry, "name", &e.name)?;
-            check_unique(&mut seen, &entry, "name", &e.name)?;
             let env_type = EnvironmentType::parse(&e.env_type)
                 .ok_or_else(|| err(&entry, "type", format!("'{}' is not NON_PROD or PROD", e.env_type)))?;
-            Ok(Environment {
+            let environment = validate_environment(&EnvironmentInput {
                 name: e.name.clone(),
-                display_name: e.display_name.clone().unwrap_or_else(|| e.name.clone()),
+                display_name: e.display_name.clone(),
                 env_type,
                 promotion_order: e.promotion_order,
                 enabled: e.enabled,
             })
+            .map_err(|error| refused(&entry, error))?;
+            check_unique(&mut seen, &entry, "name", &e.name)?;
+            Ok(environment)
         })
         .collect()
 }
@@ -218,53 +224,44 @@ fn recipes(entries: &[RecipeEntry], now: DateTime<Utc>) -> Result<Vec<Recipe>, C
         .enumerate()
         .map(|(i, r)| {
             let entry = format!("recipes[{i}] (id '{}')", r.id);
-            check_name(&entry, "id", &r.id)?;
+            let input = RecipeInput {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                description: r.description.clone(),
+                effective_behavior_summary: r.effective_behavior_summary.clone(),
+                spinnaker_application: r.spinnaker_application.clone(),
+                deploy_pipeline: r.deploy_pipeline.clone(),
+                rollback_pipeline: r.rollback_pipeline.clone(),
+            };
+            validate_recipe(&input).map_err(|error| refused(&entry, error))?;
             check_unique(&mut seen, &entry, "id", &r.id)?;
-            check_present(&entry, "name", &r.name)?;
-            check_present(&entry, "effective_behavior_summary", &r.effective_behavior_summary)?;
-            check_present(&entry, "spinnaker_application", &r.spinnaker_application)?;
-            check_present(&entry, "deploy_pipeline", &r.deploy_pipeline)?;
-            check_present(&entry, "rollback_pipeline", &r.rollback_pipeline)?;
             let status = match r.status.as_deref() {
                 None => RecipeStatus::Active,
                 Some(s) => RecipeStatus::parse(s)
                     .ok_or_else(|| err(&entry, "status", format!("'{s}' is not ACTIVE or DEPRECATED")))?,
             };
-            Ok(Recipe {
-                id: r.id.clone(),
-                name: r.name.clone(),
-                description: r.description.clone(),
-                status,
-                revision: 1,
-                effective_behavior_summary: r.effective_behavior_summary.clone(),
-                spinnaker_application: r.spinnaker_application.clone(),
-                deploy_pipeline: r.deploy_pipeline.clone(),
-                rollback_pipeline: r.rollback_pipeline.clone(),
-                created_at: now,
-                created_by: CATALOG_ACTOR.to_owned(),
-                updated_at: now,
-                updated_by: CATALOG_ACTOR.to_owned(),
-                last_change_reason: None,
-            })
+            Ok(Recipe { status, ..input.into_new_recipe(catalog_authored(now)) })
         })
         .collect()
 }
 
-fn services(entries: &[ServiceEntry], recipe_ids: &HashSet<&str>) -> Result<Vec<Service>, CatalogError> {
+fn services(entries: &[ServiceEntry], known: &Known) -> Result<Vec<Service>, CatalogError> {
     let mut seen = HashSet::new();
     entries
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let entry = format!("services[{i}] (name '{}')", s.name);
-            check_name(&entry, "name", &s.name)?;
-            check_unique(&mut seen, &entry, "name", &s.name)?;
-            if let Some(unknown) = s.compatible_recipes.iter().find(|r| !recipe_ids.contains(r.as_str())) {
-                return Err(err(&entry, "compatible_recipes", format!("unknown recipe '{unknown}'")));
-            }
-            Ok(Service {
+            let input = ServiceInput {
                 name: s.name.clone(),
                 description: s.description.clone(),
+                compatible_recipes: Some(s.compatible_recipes.clone()),
+            };
+            validate_service(&input, known).map_err(|error| refused(&entry, error))?;
+            check_unique(&mut seen, &entry, "name", &s.name)?;
+            Ok(Service {
+                name: input.name,
+                description: input.description,
                 delivery_group_id: None,
                 compatible_recipes: s.compatible_recipes.clone(),
             })
@@ -272,93 +269,46 @@ fn services(entries: &[ServiceEntry], recipe_ids: &HashSet<&str>) -> Result<Vec<
         .collect()
 }
 
-fn positive(entry: &str, field: &str, value: Option<i64>, default: i32) -> Result<i32, CatalogError> {
-    match value {
-        None => Ok(default),
-        Some(v) if v > 0 && v <= i64::from(i32::MAX) => Ok(v as i32),
-        Some(v) => Err(err(entry, field, format!("{v} is not a positive integer"))),
-    }
-}
-
-/// Validates groups and records each service's group on `services`.
+/// Validates groups in file order and records each service's group on
+/// `services`, so a later group naming an earlier group's service is
+/// refused exactly as `createDeliveryGroup` would refuse it.
 fn groups(
     entries: &[GroupEntry],
-    env_names: &HashSet<&str>,
-    recipe_ids: &HashSet<&str>,
+    known: &mut Known,
     services: &mut [Service],
     now: DateTime<Utc>,
 ) -> Result<Vec<DeliveryGroup>, CatalogError> {
     let mut seen = HashSet::new();
     let index: HashMap<String, usize> = services.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-    let defaults = Guardrails::default();
     let mut out = Vec::with_capacity(entries.len());
     for (i, g) in entries.iter().enumerate() {
         let entry = format!("delivery_groups[{i}] (id '{}')", g.id);
-        check_name(&entry, "id", &g.id)?;
-        check_unique(&mut seen, &entry, "id", &g.id)?;
-        check_present(&entry, "name", &g.name)?;
-        if let Some(unknown) = g.allowed_recipes.iter().find(|r| !recipe_ids.contains(r.as_str())) {
-            return Err(err(&entry, "allowed_recipes", format!("unknown recipe '{unknown}'")));
-        }
-        if let Some(unknown) = g.allowed_environments.iter().find(|e| !env_names.contains(e.as_str())) {
-            return Err(err(&entry, "allowed_environments", format!("unknown environment '{unknown}'")));
-        }
-        if let Some(default) = &g.default_recipe_id {
-            if !g.allowed_recipes.contains(default) {
-                return Err(err(&entry, "default_recipe_id", format!("'{default}' is not in allowed_recipes")));
-            }
-        }
-        for name in &g.services {
-            let Some(&at) = index.get(name) else {
-                return Err(err(&entry, "services", format!("unknown service '{name}'")));
-            };
-            if let Some(other) = &services[at].delivery_group_id {
-                return Err(err(&entry, "services", format!("service '{name}' is already in group '{other}'")));
-            }
-            services[at].delivery_group_id = Some(g.id.clone());
-        }
-        let guardrails = Guardrails {
-            max_concurrent_deployments: positive(
-                &entry,
-                "guardrails.max_concurrent_deployments",
-                g.guardrails.max_concurrent_deployments,
-                defaults.max_concurrent_deployments,
-            )?,
-            daily_deploy_quota: positive(
-                &entry,
-                "guardrails.daily_deploy_quota",
-                g.guardrails.daily_deploy_quota,
-                defaults.daily_deploy_quota,
-            )?,
-            daily_rollback_quota: positive(
-                &entry,
-                "guardrails.daily_rollback_quota",
-                g.guardrails.daily_rollback_quota,
-                defaults.daily_rollback_quota,
-            )?,
-        };
-        out.push(DeliveryGroup {
+        let input = GroupInput {
             id: g.id.clone(),
             name: g.name.clone(),
             description: g.description.clone(),
             owner: g.owner.clone(),
-            members: g.members.clone(),
+            members: Some(g.members.clone()),
             services: g.services.clone(),
             allowed_recipes: g.allowed_recipes.clone(),
             allowed_environments: g.allowed_environments.clone(),
             default_recipe_id: g.default_recipe_id.clone(),
-            guardrails,
-            created_at: now,
-            created_by: CATALOG_ACTOR.to_owned(),
-            updated_at: now,
-            updated_by: CATALOG_ACTOR.to_owned(),
-            last_change_reason: None,
-        });
+            max_concurrent_deployments: g.guardrails.max_concurrent_deployments,
+            daily_deploy_quota: g.guardrails.daily_deploy_quota,
+            daily_rollback_quota: g.guardrails.daily_rollback_quota,
+        };
+        let spec = validate_group(&input, None, known).map_err(|error| refused(&entry, error))?;
+        check_unique(&mut seen, &entry, "id", &g.id)?;
+        for name in &input.services {
+            known.services.insert(name.clone(), Some(input.id.clone()));
+            services[index[name]].delivery_group_id = Some(input.id.clone());
+        }
+        out.push(input.into_group(spec, None, catalog_authored(now)));
     }
     Ok(out)
 }
 
-fn builds(entries: &[BuildEntry], services: &[Service], now: DateTime<Utc>) -> Result<Vec<Build>, CatalogError> {
+fn builds(entries: &[BuildRegistration], services: &[Service], now: DateTime<Utc>) -> Result<Vec<Build>, CatalogError> {
     let known: HashSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     let mut seen = HashSet::new();
     entries
@@ -369,45 +319,13 @@ fn builds(entries: &[BuildEntry], services: &[Service], now: DateTime<Utc>) -> R
             if !known.contains(b.service.as_str()) {
                 return Err(err(&entry, "service", format!("unknown service '{}'", b.service)));
             }
+            b.validate().map_err(|error| refused(&entry, error))?;
             if !seen.insert((b.service.as_str(), b.version.as_str())) {
                 return Err(err(&entry, "version", "this service and version appear twice"));
             }
-            validate_artifact(&ArtifactFacts {
-                version: &b.version,
-                artifact_ref: &b.artifact_ref,
-                sha256: &b.sha256,
-                size_bytes: b.size_bytes,
-                content_type: &b.content_type,
-            })
-            .map_err(|e| err(&entry, artifact_field(&e.message), e.message))?;
-            Ok(Build {
-                service: b.service.clone(),
-                version: b.version.clone(),
-                artifact_ref: b.artifact_ref.clone(),
-                sha256: b.sha256.to_ascii_lowercase(),
-                size_bytes: b.size_bytes,
-                content_type: b.content_type.clone(),
-                git_sha: b.git_sha.clone(),
-                git_branch: b.git_branch.clone(),
-                ci_provider: b.ci_provider.clone(),
-                ci_run_id: b.ci_run_id.clone(),
-                built_at: b.built_at,
-                repo: b.repo.clone(),
-                registered_at: now,
-                registered_by: CATALOG_ACTOR.to_owned(),
-            })
+            Ok(b.clone().registered(now, CATALOG_ACTOR))
         })
         .collect()
-}
-
-/// Names the catalogue field behind an artifact validation message.
-fn artifact_field(message: &str) -> &'static str {
-    ["version", "artifactRef", "sha256", "sizeBytes", "contentType"]
-        .into_iter()
-        .zip(["version", "artifact_ref", "sha256", "size_bytes", "content_type"])
-        .find(|(wire, _)| message.starts_with(wire))
-        .map(|(_, field)| field)
-        .unwrap_or("artifact")
 }
 
 #[cfg(test)]
@@ -446,5 +364,25 @@ mod tests {
         let e = parse(&text, Utc::now()).expect_err("invalid");
         assert!(e.entry.starts_with("builds[0]"), "{e}");
         assert_eq!(e.field, "sha256");
+    }
+
+    #[test]
+    fn the_file_obeys_the_rules_of_the_admin_mutations_under_its_own_keys() {
+        let text = DEMO_CATALOG.replacen("members = [\"owner\"]", "members = [\"owner\", \"owner\"]", 1);
+        let e =
+            parse(&text, Utc::now()).expect_err("a member listed twice is refused, as createDeliveryGroup refuses it");
+        assert_eq!(e.field, "members");
+
+        let long_name = format!("name = \"{}\"", "x".repeat(1_001));
+        let text = DEMO_CATALOG.replacen("name = \"Payments\"", &long_name, 1);
+        let e = parse(&text, Utc::now()).expect_err("an over-long group name is refused");
+        assert!(e.entry.starts_with("delivery_groups[0]"), "{e}");
+        assert_eq!(e.field, "name");
+    }
+
+    #[test]
+    fn wire_field_paths_become_file_keys() {
+        assert_eq!(snake_case("guardrails.dailyDeployQuota"), "guardrails.daily_deploy_quota");
+        assert_eq!(snake_case("sha256"), "sha256");
     }
 }
