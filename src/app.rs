@@ -193,6 +193,7 @@ pub async fn seed_first_start(store: &Store, config: &Config) -> anyhow::Result<
                 mutate_rpm: config.mutate_rpm,
                 daily_build_register_quota: DEFAULT_DAILY_BUILD_REGISTER_QUOTA,
                 ci_publishers,
+                promotion_allow_jumps: false,
             },
             now,
         )

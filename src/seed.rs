@@ -249,6 +249,7 @@ fn new_record(lane: &Lane, at: DateTime<Utc>, version: &(String, String)) -> Dep
         rollback_pipeline: lane.rollback_pipeline.clone(),
         artifact_ref: Some(version.1.clone()),
         last_engine_contact_at: Some(finished),
+        source_environment: None,
     }
 }
 
@@ -266,10 +267,7 @@ fn timeline(record: &DeploymentRecord) -> Vec<TimelineEvent> {
 }
 
 fn submit_audit(record: &DeploymentRecord) -> AuditEvent {
-    let event_type = match record.kind {
-        DeploymentKind::RollForward => "DEPLOY_SUBMIT",
-        DeploymentKind::Rollback => "ROLLBACK_SUBMIT",
-    };
+    let event_type = record.kind.submit_event_type();
     AuditEvent {
         id: Uuid::new_v4(),
         event_type: event_type.into(),

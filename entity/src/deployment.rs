@@ -33,6 +33,8 @@ pub struct Model {
     /// JSON object: limits and usage seen at submit.
     pub policy_snapshot: String,
     pub last_engine_contact_at: Option<DateTimeUtc>,
+    /// For a PROMOTION: the environment the version succeeded in.
+    pub source_environment: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ pub struct Model {
     pub daily_build_register_quota: i32,
     /// JSON array of actor ids allowed to register builds.
     pub ci_publishers: String,
+    pub promotion_allow_jumps: bool,
     pub updated_at: DateTimeUtc,
     pub updated_by: String,
     pub last_change_reason: Option<String>,

@@ -12,6 +12,7 @@ mod m20261127_000004_create_idempotency_keys;
 mod m20261127_000005_create_system_settings;
 mod m20261127_000006_history_filter_indexes;
 mod m20261204_000007_audit_repeat_count;
+mod m20261204_000008_promotion;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_system_settings::Migration),
             Box::new(m20261127_000006_history_filter_indexes::Migration),
             Box::new(m20261204_000007_audit_repeat_count::Migration),
+            Box::new(m20261204_000008_promotion::Migration),
         ]
     }
 }

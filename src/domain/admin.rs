@@ -322,6 +322,7 @@ pub struct SettingsInput {
     pub mutate_rpm: Option<i32>,
     pub daily_build_register_quota: Option<i32>,
     pub ci_publishers: Option<Vec<String>>,
+    pub promotion_allow_jumps: Option<bool>,
 }
 
 impl SettingsInput {
@@ -355,6 +356,7 @@ pub fn apply_settings(current: &SystemSettings, input: &SettingsInput) -> Checke
             current.daily_build_register_quota,
         )?,
         ci_publishers,
+        promotion_allow_jumps: input.promotion_allow_jumps.unwrap_or(current.promotion_allow_jumps),
     })
 }
 
@@ -462,6 +464,11 @@ pub fn settings_changes(old: &SystemSettings, new: &SystemSettings) -> Vec<Field
         .field("mutateRpm", text(old.mutate_rpm), text(new.mutate_rpm))
         .field("dailyBuildRegisterQuota", text(old.daily_build_register_quota), text(new.daily_build_register_quota))
         .list("ciPublishers", Some(&old.ci_publishers), &new.ci_publishers)
+        .field(
+            "promotionAllowJumps",
+            Some(old.promotion_allow_jumps.to_string()),
+            Some(new.promotion_allow_jumps.to_string()),
+        )
         .into_vec()
 }
 
@@ -525,6 +532,7 @@ mod tests {
             mutate_rpm: 60,
             daily_build_register_quota: 10,
             ci_publishers: vec!["ci".into()],
+            promotion_allow_jumps: false,
         };
         let new = apply_settings(&old, &SettingsInput { read_rpm: Some(900), ..Default::default() }).expect("valid");
         let changes = settings_changes(&old, &new);
@@ -542,6 +550,7 @@ mod tests {
             mutate_rpm: 60,
             daily_build_register_quota: 10,
             ci_publishers: vec![],
+            promotion_allow_jumps: false,
         };
         assert!(apply_settings(&current, &SettingsInput { mutate_rpm: Some(0), ..Default::default() }).is_err());
         assert!(apply_settings(&current, &SettingsInput { read_rpm: Some(100_001), ..Default::default() }).is_err());

@@ -76,12 +76,36 @@ string_enum!(
 );
 
 string_enum!(
-    /// Whether a record rolls forward or restores an earlier version.
+    /// Whether a record rolls forward, restores an earlier version, or
+    /// promotes a version that succeeded in another environment.
     DeploymentKind {
         RollForward => "ROLL_FORWARD",
         Rollback => "ROLLBACK",
+        Promotion => "PROMOTION",
     }
 );
+
+impl DeploymentKind {
+    /// The kinds that count against the same daily quota as this one: a
+    /// promotion is a deploy into its target (DESIGN §11.1).
+    pub fn sharing_quota(self) -> &'static [DeploymentKind] {
+        match self {
+            DeploymentKind::RollForward | DeploymentKind::Promotion => {
+                &[DeploymentKind::RollForward, DeploymentKind::Promotion]
+            }
+            DeploymentKind::Rollback => &[DeploymentKind::Rollback],
+        }
+    }
+
+    /// The audit event type of submitting a record of this kind.
+    pub fn submit_event_type(self) -> &'static str {
+        match self {
+            DeploymentKind::RollForward => "DEPLOY_SUBMIT",
+            DeploymentKind::Rollback => "ROLLBACK_SUBMIT",
+            DeploymentKind::Promotion => "PROMOTION_SUBMIT",
+        }
+    }
+}
 
 string_enum!(
     /// Which engine ran a deployment, so a simulated run is never mistaken
@@ -160,6 +184,8 @@ pub struct DeploymentRecord {
     pub artifact_ref: Option<String>,
     /// When the engine last gave a usable answer; drives stale detection.
     pub last_engine_contact_at: Option<DateTime<Utc>>,
+    /// For a PROMOTION: the environment the version succeeded in.
+    pub source_environment: Option<String>,
 }
 
 /// The running version of a service in an environment, derived from records.

@@ -9,6 +9,7 @@ use super::{
     catalog::{DeliveryGroup, Environment, Recipe, RecipeStatus, Service},
     deployment::DeploymentKind,
     ids::{is_valid_name, is_valid_version},
+    promotion::{check_path, PathStep},
     ErrorCode, Principal,
 };
 
@@ -23,7 +24,7 @@ pub struct Violation {
 }
 
 impl Violation {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
     }
 }
@@ -64,6 +65,19 @@ pub struct Facts<'a> {
     pub rollback_violation: Option<Violation>,
     /// `None` when usage was not counted (e.g. no group).
     pub usage: Option<Usage>,
+    /// For promotions: the source and what the path checks need.
+    pub promotion: Option<PromotionFacts>,
+}
+
+/// What a promotion's three extra checks need (DESIGN §11.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionFacts {
+    pub source_environment: String,
+    /// The group's path; empty when the group is unknown.
+    pub path: Vec<PathStep>,
+    pub allow_jumps: bool,
+    /// Whether a deployment of (service, version) ever SUCCEEDED in the source.
+    pub succeeded_in_source: bool,
 }
 
 impl Facts<'_> {
@@ -120,6 +134,11 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Violation> {
         }
     }
 
+    // 5b. Promotion: same environment, path, version proven in the source.
+    if let Some(promotion) = &facts.promotion {
+        out.extend(check_promotion(facts, promotion));
+    }
+
     // 6. Allowlist.
     let Some(service) = facts.service else {
         out.push(Violation::new(
@@ -159,8 +178,8 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Violation> {
     }
     let recipe_id = facts.resolved_recipe_id();
     // Rollbacks use the recipe revision frozen on their target, so only
-    // deploys are held to today's recipe policy.
-    if facts.kind == DeploymentKind::RollForward {
+    // deploys and promotions are held to today's recipe policy.
+    if facts.kind != DeploymentKind::Rollback {
         match &recipe_id {
             Some(id) if !group.allowed_recipes.contains(id) => out.push(Violation::new(
                 ErrorCode::RecipeNotAllowed,
@@ -213,6 +232,35 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Violation> {
     out
 }
 
+/// The three checks a promotion adds after step 5, in order. The path is
+/// judged only once the group is known (step 7 reports a missing one).
+fn check_promotion(facts: &Facts<'_>, promotion: &PromotionFacts) -> Vec<Violation> {
+    let (source, target) = (promotion.source_environment.as_str(), facts.intent.environment.as_str());
+    let mut out = Vec::new();
+    if !is_valid_name(source) {
+        out.push(Violation::new(
+            ErrorCode::InvalidEnvironment,
+            format!("sourceEnvironment '{source}' is not a valid environment name"),
+        ));
+        return out;
+    }
+    if source == target {
+        out.push(Violation::new(
+            ErrorCode::PromotionSameEnvironment,
+            format!("sourceEnvironment and targetEnvironment are both '{source}'"),
+        ));
+    } else if facts.group.is_some() {
+        out.extend(check_path(&promotion.path, source, target, promotion.allow_jumps));
+    }
+    if !promotion.succeeded_in_source {
+        out.push(Violation::new(
+            ErrorCode::PromotionVersionIneligible,
+            format!("version '{}' of '{}' never succeeded in '{source}'", facts.intent.version, facts.intent.service),
+        ));
+    }
+    out
+}
+
 /// Steps 10 and 11 alone: what the admission transaction re-checks under
 /// its lock.
 pub fn check_usage(group: &DeliveryGroup, kind: DeploymentKind, usage: Usage) -> Vec<Violation> {
@@ -220,7 +268,7 @@ pub fn check_usage(group: &DeliveryGroup, kind: DeploymentKind, usage: Usage) ->
     let quota = daily_quota(group, kind);
     if usage.created_today >= i64::from(quota) {
         let what = match kind {
-            DeploymentKind::RollForward => "deploy",
+            DeploymentKind::RollForward | DeploymentKind::Promotion => "deploy",
             DeploymentKind::Rollback => "rollback",
         };
         out.push(Violation::new(
@@ -241,7 +289,7 @@ pub fn check_usage(group: &DeliveryGroup, kind: DeploymentKind, usage: Usage) ->
 /// The daily quota that applies to a kind of deployment.
 pub fn daily_quota(group: &DeliveryGroup, kind: DeploymentKind) -> i32 {
     match kind {
-        DeploymentKind::RollForward => group.guardrails.daily_deploy_quota,
+        DeploymentKind::RollForward | DeploymentKind::Promotion => group.guardrails.daily_deploy_quota,
         DeploymentKind::Rollback => group.guardrails.daily_rollback_quota,
     }
 }
@@ -361,6 +409,7 @@ mod tests {
                 version_registered: self.version_registered,
                 rollback_violation: None,
                 usage: self.usage,
+                promotion: None,
             })
             .into_iter()
             .map(|v| v.code)

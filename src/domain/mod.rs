@@ -13,6 +13,7 @@ pub mod guardrails;
 pub mod ids;
 pub mod page;
 pub mod principal;
+pub mod promotion;
 pub mod rollback;
 pub mod settings;
 pub mod state_machine;

@@ -75,6 +75,7 @@ mod tests {
             rollback_pipeline: String::new(),
             artifact_ref: None,
             last_engine_contact_at: None,
+            source_environment: None,
         }
     }
 

@@ -11,4 +11,6 @@ pub struct SystemSettings {
     pub mutate_rpm: i32,
     pub daily_build_register_quota: i32,
     pub ci_publishers: Vec<String>,
+    /// Whether a promotion may skip environments on the path (DESIGN §11.1).
+    pub promotion_allow_jumps: bool,
 }

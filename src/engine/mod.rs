@@ -64,6 +64,9 @@ pub struct TriggerRequest {
     /// DXCP's request id, forwarded so engine logs can be correlated.
     pub request_id: Option<String>,
     pub is_rollback: bool,
+    /// For a promotion: the environment the version succeeded in, passed to
+    /// the pipeline as `parameters.sourceEnvironment`.
+    pub source_environment: Option<String>,
 }
 
 /// The engine accepted a trigger and started (or queued) an execution.

@@ -271,6 +271,7 @@ mod tests {
             actor: "alice".into(),
             request_id: None,
             is_rollback: false,
+            source_environment: None,
         }
     }
 

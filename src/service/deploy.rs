@@ -23,8 +23,9 @@ use crate::{
         catalog::{DeliveryGroup, Environment, Recipe, Service},
         deployment::{DeploymentKind, DeploymentRecord, DeploymentState, TimelineEvent},
         failure::engine_call_failure,
-        guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, Usage, Violation},
+        guardrails::{self, check_usage, daily_quota, evaluate, Facts, Intent, PromotionFacts, Usage, Violation},
         ids::{DeploymentRef, KeyInput},
+        promotion::{promotion_path, Promotion},
         rollback::restore_version,
         state_machine::timeline_entry,
         DomainError, ErrorCode,
@@ -66,6 +67,8 @@ struct Loaded {
     recipe: Option<Recipe>,
     /// The registered build of the intent's version, if any.
     build: Option<Build>,
+    /// For a promotion: its source and path facts.
+    promotion: Option<PromotionFacts>,
 }
 
 /// A rollback's target and what it would restore.
@@ -93,12 +96,31 @@ struct DeployFingerprint<'a> {
     recipe_id: Option<&'a str>,
 }
 
+/// What makes two promotion requests the same request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromotionFingerprint<'a> {
+    #[serde(flatten)]
+    deploy: DeployFingerprint<'a>,
+    source_environment: &'a str,
+}
+
 /// What makes two rollback requests the same request.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RollbackFingerprint<'a> {
     deployment_id: &'a str,
     change_summary: Option<&'a str>,
+}
+
+fn deploy_fingerprint(intent: &Intent) -> DeployFingerprint<'_> {
+    DeployFingerprint {
+        service: &intent.service,
+        version: &intent.version,
+        environment: &intent.environment,
+        change_summary: intent.change_summary.trim(),
+        recipe_id: intent.recipe_id.as_deref(),
+    }
 }
 
 /// Start of the UTC day containing `now`: daily quotas count from here.
@@ -122,15 +144,44 @@ impl Services {
             environment: Some(intent.environment.clone()),
             ..AuditSubject::default()
         };
-        let fingerprint = fingerprint(&DeployFingerprint {
-            service: &intent.service,
-            version: &intent.version,
-            environment: &intent.environment,
-            change_summary: intent.change_summary.trim(),
-            recipe_id: intent.recipe_id.as_deref(),
-        });
-        let work = self.submit(caller, "deploy", key, fingerprint, &subject, || self.deploy_plan(caller, &intent));
+        let fingerprint = fingerprint(&deploy_fingerprint(&intent));
+        let work =
+            self.submit(caller, "deploy", key, fingerprint, &subject, || self.roll_forward_plan(caller, &intent, None));
         self.run_audited(caller, &subject, work).await
+    }
+
+    /// `promote(intent, idempotencyKey)`: a deploy into the target
+    /// environment with the promotion checks (DESIGN §11.1).
+    pub async fn promote(
+        &self,
+        caller: &Caller,
+        promotion: Promotion,
+        key: &KeyInput,
+    ) -> Result<DeploymentRecord, DomainError> {
+        let Promotion { intent, source_environment } = &promotion;
+        let subject = AuditSubject {
+            event_type: DeploymentKind::Promotion.submit_event_type(),
+            target_type: "DEPLOYMENT",
+            target_id: format!("{}/{}", intent.service, intent.environment),
+            service_name: Some(intent.service.clone()),
+            environment: Some(intent.environment.clone()),
+            ..AuditSubject::default()
+        };
+        let fingerprint = fingerprint(&PromotionFingerprint { deploy: deploy_fingerprint(intent), source_environment });
+        let work = self.submit(caller, "promote", key, fingerprint, &subject, || {
+            self.roll_forward_plan(caller, intent, Some(source_environment))
+        });
+        self.run_audited(caller, &subject, work).await
+    }
+
+    /// `validatePromotion(intent)`: every violation a promotion would meet.
+    pub async fn validate_promotion(&self, caller: &Caller, promotion: Promotion) -> Result<Preflight, DomainError> {
+        if !caller.principal.can_deploy() {
+            return Err(refused_read(&caller.principal, forbidden("validate promotions")));
+        }
+        let loaded = self.load_facts(&promotion.intent).await?;
+        let loaded = self.with_promotion(loaded, &promotion.intent, &promotion.source_environment).await?;
+        self.preview(caller, &promotion.intent, DeploymentKind::Promotion, &loaded, None).await
     }
 
     /// `rollback(deploymentId, changeSummary, idempotencyKey)`.
@@ -314,6 +365,7 @@ impl Services {
             actor: caller.principal.actor_id.clone(),
             request_id: Some(caller.request_id.clone()),
             is_rollback,
+            source_environment: record.source_environment.clone(),
         };
         let answer = self.engine.trigger(&request).await;
         let now = self.now();
@@ -359,7 +411,10 @@ impl Services {
                 };
                 let correction = AuditCorrection {
                     audit_id,
-                    summary: format!("{} failed: {code} (the engine did not accept the run)", audit_kind(&record)),
+                    summary: format!(
+                        "{} failed: {code} (the engine did not accept the run)",
+                        record.kind.submit_event_type()
+                    ),
                 };
                 self.store.apply_transition(&transition, Some(&correction)).await?;
                 Err(Refusal::Failed(
@@ -410,10 +465,19 @@ impl Services {
         }
     }
 
-    /// Steps 5-9 of a deploy.
-    async fn deploy_plan(&self, caller: &Caller, intent: &Intent) -> Result<(RecordBundle, DeliveryGroup), Refusal> {
+    /// Steps 5-9 of a deploy, or of a promotion from `source_environment`.
+    async fn roll_forward_plan(
+        &self,
+        caller: &Caller,
+        intent: &Intent,
+        source_environment: Option<&String>,
+    ) -> Result<(RecordBundle, DeliveryGroup), Refusal> {
         let loaded = self.load_facts(intent).await?;
-        let facts = self.facts(caller, intent, DeploymentKind::RollForward, &loaded, None, None);
+        let (kind, loaded) = match source_environment {
+            Some(source) => (DeploymentKind::Promotion, self.with_promotion(loaded, intent, source).await?),
+            None => (DeploymentKind::RollForward, loaded),
+        };
+        let facts = self.facts(caller, intent, kind, &loaded, None, None);
         if let Some(first) = evaluate(&facts).first() {
             return Err(Refusal::Denied(violation_error(first)));
         }
@@ -432,7 +496,7 @@ impl Services {
             recipe_revision: recipe.revision,
             effective_behavior_summary: recipe.effective_behavior_summary.clone(),
             state: DeploymentState::Pending,
-            kind: DeploymentKind::RollForward,
+            kind,
             outcome: None,
             change_summary,
             created_at: self.now(),
@@ -449,6 +513,7 @@ impl Services {
             rollback_pipeline: recipe.rollback_pipeline.clone(),
             artifact_ref: build.map(|b| b.registration.artifact_ref),
             last_engine_contact_at: None,
+            source_environment: source_environment.cloned(),
         };
         Ok((bundle_for(record, &group), group))
     }
@@ -503,6 +568,7 @@ impl Services {
             engine_execution_url: None,
             artifact_ref: build.map(|b| b.registration.artifact_ref),
             last_engine_contact_at: None,
+            source_environment: None,
             // The recipe revision frozen on the target, not today's recipe.
             ..target
         };
@@ -538,7 +604,24 @@ impl Services {
             None => None,
         };
         let build = self.store.build(&intent.service, &intent.version).await?;
-        Ok(Loaded { service, group, environment, recipe, build })
+        Ok(Loaded { service, group, environment, recipe, build, promotion: None })
+    }
+
+    /// Adds what a promotion's checks need: the group's path (from every
+    /// environment's order), the jumps setting and whether the version
+    /// ever succeeded in the source.
+    async fn with_promotion(&self, loaded: Loaded, intent: &Intent, source: &str) -> Result<Loaded, DomainError> {
+        let path = match &loaded.group {
+            Some(group) => promotion_path(group, &self.store.environments().await?),
+            None => Vec::new(),
+        };
+        let promotion = PromotionFacts {
+            source_environment: source.to_owned(),
+            path,
+            allow_jumps: self.current_settings().await?.promotion_allow_jumps,
+            succeeded_in_source: self.store.ever_succeeded(&intent.service, source, &intent.version).await?,
+        };
+        Ok(Loaded { promotion: Some(promotion), ..loaded })
     }
 
     fn facts<'a>(
@@ -563,14 +646,8 @@ impl Services {
                 || (kind == DeploymentKind::Rollback && rollback_violation.is_some()),
             rollback_violation,
             usage,
+            promotion: loaded.promotion.clone(),
         }
-    }
-}
-
-fn audit_kind(record: &DeploymentRecord) -> &'static str {
-    match record.kind {
-        DeploymentKind::RollForward => "DEPLOY_SUBMIT",
-        DeploymentKind::Rollback => "ROLLBACK_SUBMIT",
     }
 }
 

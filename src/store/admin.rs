@@ -195,6 +195,7 @@ impl Store {
             .col_expr(system_setting::Column::MutateRpm, Expr::value(settings.mutate_rpm))
             .col_expr(system_setting::Column::DailyBuildRegisterQuota, Expr::value(settings.daily_build_register_quota))
             .col_expr(system_setting::Column::CiPublishers, Expr::value(to_json_list(&settings.ci_publishers)))
+            .col_expr(system_setting::Column::PromotionAllowJumps, Expr::value(settings.promotion_allow_jumps))
             .col_expr(system_setting::Column::UpdatedAt, Expr::value(at))
             .col_expr(system_setting::Column::UpdatedBy, Expr::value(write.actor.to_owned()))
             .col_expr(system_setting::Column::LastChangeReason, Expr::value(write.reason.map(str::to_owned)))

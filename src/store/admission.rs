@@ -188,7 +188,7 @@ async fn usage_in(
     };
     let created_today = count(
         deployment::Entity::find()
-            .filter(deployment::Column::Kind.eq(kind.as_str()))
+            .filter(deployment::Column::Kind.is_in(kind.sharing_quota().iter().map(|k| k.as_str())))
             .filter(deployment::Column::CreatedAt.gte(truncate_to_micros(day_start))),
     );
     let in_flight = count(deployment::Entity::find().filter(deployment::Column::State.is_in(in_flight_states())));

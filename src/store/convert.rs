@@ -76,6 +76,7 @@ impl TryFrom<deployment::Model> for DeploymentRecord {
             rollback_pipeline: m.rollback_pipeline,
             artifact_ref: m.artifact_ref,
             last_engine_contact_at: m.last_engine_contact_at,
+            source_environment: m.source_environment,
         })
     }
 }
@@ -242,6 +243,7 @@ impl TryFrom<system_setting::Model> for SystemSettings {
             read_rpm: m.read_rpm,
             mutate_rpm: m.mutate_rpm,
             daily_build_register_quota: m.daily_build_register_quota,
+            promotion_allow_jumps: m.promotion_allow_jumps,
         })
     }
 }

@@ -203,7 +203,7 @@ fn running_state_of(service: &str, environment: &str, backend: DatabaseBackend) 
 }
 
 /// The columns a running state is derived from, read by position in
-/// [`running_state_from_row`]: six of the record's 26 columns.
+/// [`running_state_from_row`]: six of the record's 27 columns.
 fn select_running_states() -> Select<deployment::Entity> {
     deployment::Entity::find().select_only().columns([
         deployment::Column::Id,
@@ -228,7 +228,7 @@ fn running_state_from_row(row: &QueryResult) -> Result<RunningState, StoreError>
 
 /// Every column a `DeploymentRecord` holds (all but `policy_snapshot`),
 /// in the order [`record_from_row`] reads them.
-const RECORD_COLUMNS: [deployment::Column; 25] = [
+const RECORD_COLUMNS: [deployment::Column; 26] = [
     deployment::Column::Id,
     deployment::Column::Service,
     deployment::Column::Environment,
@@ -254,6 +254,7 @@ const RECORD_COLUMNS: [deployment::Column; 25] = [
     deployment::Column::RollbackPipeline,
     deployment::Column::ArtifactRef,
     deployment::Column::LastEngineContactAt,
+    deployment::Column::SourceEnvironment,
 ];
 
 fn select_records() -> Select<deployment::Entity> {
@@ -292,6 +293,7 @@ fn record_from_row(row: &QueryResult) -> Result<DeploymentRecord, StoreError> {
         rollback_pipeline: text(22)?,
         artifact_ref: optional(23)?,
         last_engine_contact_at: row.try_get_by_index(24)?,
+        source_environment: optional(25)?,
     })
 }
 
@@ -414,6 +416,7 @@ pub(crate) fn record_row(r: &DeploymentRecord, policy_snapshot: &serde_json::Val
         artifact_ref: Set(r.artifact_ref.clone()),
         policy_snapshot: Set(policy_snapshot.to_string()),
         last_engine_contact_at: Set(r.last_engine_contact_at.map(truncate_to_micros)),
+        source_environment: Set(r.source_environment.clone()),
     }
 }
 

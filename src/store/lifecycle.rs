@@ -167,6 +167,21 @@ impl Store {
             .order_by_desc(deployment::Column::Id);
         first(query, self.conn()).await?.map(DeploymentRecord::try_from).transpose()
     }
+
+    /// Whether any deployment of (service, version) in `environment` ever
+    /// reached SUCCEEDED (a promotion's source check). The state stays
+    /// SUCCEEDED when a later success supersedes or rolls the record back.
+    pub async fn ever_succeeded(&self, service: &str, environment: &str, version: &str) -> Result<bool, StoreError> {
+        let query = deployment::Entity::find()
+            .select_only()
+            .column(deployment::Column::Id)
+            .filter(deployment::Column::Service.eq(service))
+            .filter(deployment::Column::Environment.eq(environment))
+            .filter(deployment::Column::Version.eq(version))
+            .filter(deployment::Column::State.eq(DeploymentState::Succeeded.as_str()));
+        let row = self.conn().query_one_raw(limited_statement(query, self.backend(), 1)).await?;
+        Ok(row.is_some())
+    }
 }
 
 async fn current_success_in(

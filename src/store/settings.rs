@@ -26,6 +26,7 @@ impl Store {
             mutate_rpm: Set(initial.mutate_rpm),
             daily_build_register_quota: Set(initial.daily_build_register_quota),
             ci_publishers: Set(to_json_list(&initial.ci_publishers)),
+            promotion_allow_jumps: Set(initial.promotion_allow_jumps),
             updated_at: Set(truncate_to_micros(now)),
             updated_by: Set("system".to_owned()),
             last_change_reason: Set(Some("initial settings".to_owned())),

@@ -110,7 +110,7 @@ fn expected_payments() -> Value {
     json!({
         "id": "payments", "name": "Payments", "description": "Card payments and the ledger",
         "owner": "team-payments", "members": ["owner"], "services": ["ledger", "payments-api"],
-        "allowedRecipes": ["canary", "standard"], "allowedEnvironments": ["sandbox", "staging"],
+        "allowedRecipes": ["canary", "standard"], "allowedEnvironments": ["prod", "sandbox", "staging"],
         "defaultRecipeId": "standard",
         "guardrails": { "maxConcurrentDeployments": 1, "dailyDeployQuota": 25, "dailyRollbackQuota": 10 },
         "createdBy": "catalog", "updatedBy": "catalog", "lastChangeReason": null,
@@ -199,7 +199,7 @@ async fn recipe_by_id_returns_the_recipe_and_null_for_an_unknown_id() {
 }
 
 #[tokio::test]
-async fn environments_lists_sandbox_then_staging_with_type_order_and_enabled() {
+async fn environments_lists_sandbox_staging_then_prod_with_type_order_and_enabled() {
     let app = TestApp::spawn().await;
 
     let response = app.observer("{ environments { name displayName type promotionOrder enabled } }", json!({})).await;
@@ -209,6 +209,7 @@ async fn environments_lists_sandbox_then_staging_with_type_order_and_enabled() {
         json!([
             { "name": "sandbox", "displayName": "Sandbox", "type": "NON_PROD", "promotionOrder": 1, "enabled": true },
             { "name": "staging", "displayName": "Staging", "type": "NON_PROD", "promotionOrder": 2, "enabled": true },
+            { "name": "prod", "displayName": "Production", "type": "PROD", "promotionOrder": 3, "enabled": true },
         ])
     );
 }

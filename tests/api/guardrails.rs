@@ -132,7 +132,7 @@ async fn every_deploy_the_policy_refuses_writes_nothing_but_its_denied_audit_eve
             "an_environment_the_group_does_not_list_is_not_allowed",
             Catalog::Demo,
             OWNER,
-            intent("payments-api", "1.0.0", "prod"),
+            intent("payments-api", "1.0.0", "perf"),
             "ENVIRONMENT_NOT_ALLOWED",
             AS_OWNER,
         ),
@@ -654,14 +654,14 @@ async fn a_recipe_the_group_does_not_allow_is_reported_before_its_existence_and_
 #[tokio::test]
 async fn input_shape_errors_are_all_listed_before_policy_errors() {
     let (gate, app) = demo_app().await;
-    let mut bad = intent("payments-api", "1.0", "prod");
+    let mut bad = intent("payments-api", "1.0", "perf");
     bad["changeSummary"] = json!("");
     let before = Snapshot::take(&app, &gate).await;
 
     let response = deploy(&app, OWNER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OWNER, bad).await;
 
-    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "prod")));
+    let d = Denial::deploy("INVALID_REQUEST", AS_OWNER, Some(("payments-api", "perf")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(violation_codes(&preflight), ["INVALID_REQUEST", "INVALID_VERSION", "ENVIRONMENT_NOT_ALLOWED"]);
 }
@@ -670,13 +670,13 @@ async fn input_shape_errors_are_all_listed_before_policy_errors() {
 async fn membership_is_checked_before_environment_and_recipe_policy() {
     let gate = FakeGate::start().await;
     let app = with_outsider(TestApp::builder().gate(&gate)).spawn().await;
-    let bad = intent_with_recipe("payments-api", "1.0.0", "prod", "ghost");
+    let bad = intent_with_recipe("payments-api", "1.0.0", "perf", "ghost");
     let before = Snapshot::take(&app, &gate).await;
 
     let response = deploy(&app, OUTSIDER, bad.clone(), &key()).await;
     let preflight = validate_deployment(&app, OUTSIDER, bad).await;
 
-    let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "prod")));
+    let d = Denial::deploy("DELIVERY_GROUP_SCOPE_REQUIRED", AS_OUTSIDER, Some(("payments-api", "perf")));
     before.assert_refused(&app, &gate, &response, d).await;
     assert_eq!(
         violation_codes(&preflight),
@@ -863,7 +863,7 @@ async fn validation_writes_nothing_and_calls_no_engine() {
     let before = Snapshot::take(&app, &gate).await;
 
     let allowed = validate_deployment(&app, OWNER, intent("payments-api", "1.2.0", "sandbox")).await;
-    let refused = validate_deployment(&app, OWNER, intent_with_recipe("ledger", "9.9.9", "prod", "canary")).await;
+    let refused = validate_deployment(&app, OWNER, intent_with_recipe("ledger", "9.9.9", "perf", "canary")).await;
     let restore = validate_rollback(&app, OWNER, &target).await;
 
     assert_eq!(allowed["allowed"], true);

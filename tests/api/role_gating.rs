@@ -250,7 +250,7 @@ async fn observers_read_deployments_of_every_group_and_the_catalogue() {
     );
     assert_eq!(data["deliveryGroups"].as_array().expect("groups").len(), 2);
     assert_eq!(data["recipes"].as_array().expect("recipes").len(), 2);
-    assert_eq!(data["environments"].as_array().expect("environments").len(), 2);
+    assert_eq!(data["environments"].as_array().expect("environments").len(), 3);
 }
 
 /// One ROLE_FORBIDDEN error at `field`, and nothing of it in the data.

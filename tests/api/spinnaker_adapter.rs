@@ -46,6 +46,7 @@ fn deploy_request() -> TriggerRequest {
         actor: ACTOR.to_owned(),
         request_id: Some("req-123".to_owned()),
         is_rollback: false,
+        source_environment: None,
     }
 }
 

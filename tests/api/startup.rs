@@ -27,7 +27,7 @@ fn invalid_catalogues() -> Vec<(&'static str, String, &'static str, &'static str
             edit(
                 DEMO_CATALOG,
                 "services = [\"checkout-web\", \"catalog-api\"]\nallowed_recipes = [\"standard\"]\nallowed_environments = [\"sandbox\", \"staging\"]",
-                "services = [\"checkout-web\", \"catalog-api\"]\nallowed_recipes = [\"standard\"]\nallowed_environments = [\"sandbox\", \"prod\"]",
+                "services = [\"checkout-web\", \"catalog-api\"]\nallowed_recipes = [\"standard\"]\nallowed_environments = [\"sandbox\", \"qa\"]",
             ),
             "delivery_groups[1]",
             "allowed_environments",
@@ -185,7 +185,7 @@ async fn a_second_start_on_the_same_database_keeps_the_catalogue_and_settings_it
         before,
         json!({
             "deliveryGroup": { "name": "Payments", "members": ["owner"] },
-            "environments": [{ "name": "sandbox" }, { "name": "staging" }],
+            "environments": [{ "name": "sandbox" }, { "name": "staging" }, { "name": "prod" }],
             "systemSettings": { "mutationsDisabled": false, "readRpm": 700, "ciPublishers": ["ci"] },
         })
     );

@@ -324,6 +324,7 @@ fn trigger_body(request: &TriggerRequest) -> wire::TriggerBody<'_> {
             environment: &request.environment,
             artifact_ref: &request.artifact_ref,
             dxcp_deployment_id: request.deployment_id.to_string(),
+            source_environment: request.source_environment.as_deref(),
         },
         artifacts: Vec::new(),
         notifications: Vec::new(),

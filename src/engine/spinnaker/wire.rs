@@ -34,6 +34,10 @@ pub(crate) struct TriggerParameters<'a> {
     pub environment: &'a str,
     pub artifact_ref: &'a str,
     pub dxcp_deployment_id: String,
+    /// Promotions only: absent (not null) for deploys and rollbacks, so
+    /// pipelines that do not declare the parameter see no change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_environment: Option<&'a str>,
 }
 
 /// Gate's 202 answer to a trigger: `{"ref": "/pipelines/<executionId>"}`.
@@ -240,6 +244,7 @@ mod tests {
                 environment: "prod",
                 artifact_ref: "s3://b/k",
                 dxcp_deployment_id: "1".to_owned(),
+                source_environment: None,
             },
             artifacts: Vec::new(),
             notifications: Vec::new(),

@@ -173,6 +173,8 @@ pub struct SystemSettingsInput {
     pub mutate_rpm: Option<i32>,
     pub daily_build_register_quota: Option<i32>,
     pub ci_publishers: Option<Vec<String>>,
+    /// Whether a promotion may skip environments on the path.
+    pub promotion_allow_jumps: Option<bool>,
 }
 
 impl From<SystemSettingsInput> for SettingsInput {
@@ -183,6 +185,7 @@ impl From<SystemSettingsInput> for SettingsInput {
             mutate_rpm: s.mutate_rpm,
             daily_build_register_quota: s.daily_build_register_quota,
             ci_publishers: s.ci_publishers,
+            promotion_allow_jumps: s.promotion_allow_jumps,
         }
     }
 }

@@ -1,8 +1,8 @@
-//! Deployment intent input.
+//! Deployment and promotion intent inputs.
 
 use async_graphql::{InputObject, ID};
 
-use crate::domain::guardrails::Intent;
+use crate::domain::{guardrails::Intent, promotion::Promotion};
 
 /// What to deploy, where, and why. No engine fields.
 #[derive(InputObject)]
@@ -24,6 +24,37 @@ impl From<DeploymentIntentInput> for Intent {
             environment: i.environment,
             change_summary: i.change_summary,
             recipe_id: i.recipe_id.map(|id| id.0),
+        }
+    }
+}
+
+/// Which version to move from the environment it succeeded in to the next
+/// one on the delivery group's promotion path, and why.
+#[derive(InputObject)]
+pub struct PromotionIntentInput {
+    pub service: String,
+    pub version: String,
+    /// Where the version succeeded.
+    pub source_environment: String,
+    /// Where it goes: the next environment on the path.
+    pub target_environment: String,
+    /// Why: 1 to 240 characters after trimming.
+    pub change_summary: String,
+    /// The group's default recipe when absent.
+    pub recipe_id: Option<ID>,
+}
+
+impl From<PromotionIntentInput> for Promotion {
+    fn from(i: PromotionIntentInput) -> Self {
+        Self {
+            intent: Intent {
+                service: i.service,
+                version: i.version,
+                environment: i.target_environment,
+                change_summary: i.change_summary,
+                recipe_id: i.recipe_id.map(|id| id.0),
+            },
+            source_environment: i.source_environment,
         }
     }
 }

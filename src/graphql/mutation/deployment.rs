@@ -1,7 +1,11 @@
 use async_graphql::{Context, Object, ID};
 
 use crate::domain::ids::{DeploymentRef, KeyInput};
-use crate::graphql::{context::ContextExt, inputs::deployment::DeploymentIntentInput, types::deployment::Deployment};
+use crate::graphql::{
+    context::ContextExt,
+    inputs::deployment::{DeploymentIntentInput, PromotionIntentInput},
+    types::deployment::Deployment,
+};
 
 #[derive(Default)]
 pub struct DeploymentMutation;
@@ -17,6 +21,18 @@ impl DeploymentMutation {
         idempotency_key: String,
     ) -> async_graphql::Result<Deployment> {
         let record = ctx.services()?.deploy(ctx.caller()?, intent.into(), &KeyInput::parse(&idempotency_key)).await?;
+        Ok(Deployment(record))
+    }
+
+    /// Promotes a version that succeeded in one environment into the next
+    /// one on the path: a deploy into the target with three more checks.
+    async fn promote(
+        &self,
+        ctx: &Context<'_>,
+        intent: PromotionIntentInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Deployment> {
+        let record = ctx.services()?.promote(ctx.caller()?, intent.into(), &KeyInput::parse(&idempotency_key)).await?;
         Ok(Deployment(record))
     }
 

@@ -9,7 +9,10 @@ use crate::{
     graphql::{
         context::ContextExt,
         error::coded,
-        inputs::{deployment::DeploymentIntentInput, filters::DeploymentFilter},
+        inputs::{
+            deployment::{DeploymentIntentInput, PromotionIntentInput},
+            filters::DeploymentFilter,
+        },
         loaders::{Loaders, Wanted},
         pagination::{connection_complexity, page_request, DeploymentConnection},
         types::{deployment::Deployment, preflight::DeploymentPreflight},
@@ -60,6 +63,15 @@ impl DeploymentQuery {
         intent: DeploymentIntentInput,
     ) -> async_graphql::Result<DeploymentPreflight> {
         Ok(ctx.services()?.validate_deployment(ctx.caller()?, intent.into()).await?.into())
+    }
+
+    /// Every guardrail verdict for a promotion, in order, without side effects.
+    async fn validate_promotion(
+        &self,
+        ctx: &Context<'_>,
+        intent: PromotionIntentInput,
+    ) -> async_graphql::Result<DeploymentPreflight> {
+        Ok(ctx.services()?.validate_promotion(ctx.caller()?, intent.into()).await?.into())
     }
 
     /// Every guardrail verdict for rolling back a deployment, without side effects.

@@ -251,6 +251,8 @@ pub struct SystemSettings {
     pub mutate_rpm: i32,
     pub daily_build_register_quota: i32,
     pub ci_publishers: Vec<String>,
+    /// Whether a promotion may skip environments on the promotion path.
+    pub promotion_allow_jumps: bool,
 }
 
 impl From<crate::domain::settings::SystemSettings> for SystemSettings {
@@ -260,6 +262,7 @@ impl From<crate::domain::settings::SystemSettings> for SystemSettings {
             read_rpm: s.read_rpm,
             mutate_rpm: s.mutate_rpm,
             daily_build_register_quota: s.daily_build_register_quota,
+            promotion_allow_jumps: s.promotion_allow_jumps,
             ci_publishers: s.ci_publishers,
         }
     }

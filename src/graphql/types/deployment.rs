@@ -25,6 +25,7 @@ pub enum DeploymentState {
 pub enum DeploymentKind {
     RollForward,
     Rollback,
+    Promotion,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -129,6 +130,10 @@ impl Deployment {
     }
     async fn deployment_kind(&self) -> DeploymentKind {
         self.0.kind.into()
+    }
+    /// For a PROMOTION: the environment the version succeeded in.
+    async fn source_environment(&self) -> Option<&str> {
+        self.0.source_environment.as_deref()
     }
     /// Null while the deployment is in flight.
     async fn outcome(&self) -> Option<DeploymentOutcome> {

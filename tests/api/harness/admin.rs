@@ -332,10 +332,10 @@ pub fn every_admin_mutation() -> Vec<AdminCase> {
         },
         AdminCase {
             mutation: "upsertEnvironment",
-            argument: json!({ "name": "prod", "displayName": "Production", "type": "PROD", "enabled": true }),
+            argument: json!({ "name": "perf", "displayName": "Performance", "type": "PROD", "enabled": true }),
             event_type: "ADMIN_CREATE",
             target_type: "ENVIRONMENT",
-            target_id: "prod",
+            target_id: "perf",
         },
         AdminCase {
             mutation: "updateSystemSettings",
@@ -357,6 +357,6 @@ pub async fn assert_no_admin_change(app: &TestApp) {
     let canary = recipe(app, "canary").await;
     assert_eq!((&canary["status"], &canary["revision"]), (&json!("ACTIVE"), &json!(1)), "canary is unchanged");
     assert!(service(app, "new-svc").await.is_null(), "no service was created");
-    assert!(environment(app, "prod").await.is_null(), "no environment was created");
+    assert!(environment(app, "perf").await.is_null(), "no environment was created");
     assert_eq!(settings(app).await["readRpm"], 600, "settings are unchanged");
 }

@@ -43,6 +43,7 @@ pub fn record(service: &str, environment: &str, group: &str, created_at: DateTim
         rollback_pipeline: "rollback-standard".to_owned(),
         artifact_ref: Some("s3://bucket/key.zip".to_owned()),
         last_engine_contact_at: Some(created_at),
+        source_environment: None,
     }
 }
 

@@ -73,7 +73,7 @@ pub struct Snapshot {
 
 /// What a refused request must have audited.
 pub struct Denial<'a> {
-    /// `DEPLOY_SUBMIT`, `ROLLBACK_SUBMIT` or `DEPLOY_CANCEL`.
+    /// `DEPLOY_SUBMIT`, `ROLLBACK_SUBMIT`, `PROMOTION_SUBMIT` or `DEPLOY_CANCEL`.
     pub event_type: &'a str,
     pub code: &'a str,
     pub actor: &'a str,
@@ -106,6 +106,11 @@ impl<'a> Denial<'a> {
     /// A refused `rollback`, as `deploy`.
     pub fn rollback(code: &'a str, (actor, role): (&'a str, Role), scope: Option<(&'a str, &'a str)>) -> Self {
         Self::of("ROLLBACK_SUBMIT", code, (actor, role), scope)
+    }
+
+    /// A refused `promote`, as `deploy` (scope: service and *target*).
+    pub fn promote(code: &'a str, (actor, role): (&'a str, Role), scope: Option<(&'a str, &'a str)>) -> Self {
+        Self::of("PROMOTION_SUBMIT", code, (actor, role), scope)
     }
 
     /// A refused `cancelDeployment`, as `deploy`.
@@ -164,6 +169,7 @@ impl Snapshot {
             "DEPLOY_SUBMIT" => "deploy",
             "ROLLBACK_SUBMIT" => "rollback",
             "DEPLOY_CANCEL" => "cancelDeployment",
+            "PROMOTION_SUBMIT" => "promote",
             other => panic!("unexpected event type {other}"),
         };
         assert!(response.data()[field].is_null(), "{field} must be null: {}", response.body);
