@@ -25,6 +25,7 @@ mod idempotency;
 mod kill_switch;
 mod metrics;
 mod oidc;
+mod previews;
 mod query_cost;
 mod races;
 mod rate_limits;
