@@ -130,7 +130,8 @@ pub fn validate_group(input: &GroupInput, existing: Option<&DeliveryGroup>, know
 /// Every problem `validate_group` would refuse, in its order (empty when it
 /// accepts the input).
 pub fn group_problems(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Vec<FieldError> {
-    check_group(input, existing, known).1 .0
+    let (_, problems) = check_group(input, existing, known);
+    problems.0
 }
 
 /// The one group validator: the resolved parts and every problem.
