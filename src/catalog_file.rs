@@ -148,6 +148,11 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Catalog, CatalogError> {
     let recipes = recipes(&file.recipes, now)?;
     let mut known = Known {
         recipes: recipes.iter().map(|r| r.id.clone()).collect(),
+        deprecated_recipes: recipes
+            .iter()
+            .filter(|r| r.status == RecipeStatus::Deprecated)
+            .map(|r| r.id.clone())
+            .collect(),
         environments: environments.iter().map(|e| e.name.clone()).collect(),
         services: HashMap::new(),
     };

@@ -82,6 +82,8 @@ pub struct GroupInput {
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     pub recipes: BTreeSet<String>,
+    /// The deprecated ones among `recipes`.
+    pub deprecated_recipes: BTreeSet<String>,
     pub environments: BTreeSet<String>,
     /// Service name -> the group it belongs to, if any.
     pub services: HashMap<String, Option<String>>,
@@ -95,39 +97,72 @@ fn positive(field: &'static str, value: Option<i32>, default: i32) -> Checked<i3
     }
 }
 
+/// Every problem found, in the order the validators check them: the
+/// mutations refuse with the first, the previews list them all.
+#[derive(Debug, Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    /// Keeps the value of a passed check; notes the problem of a failed one.
+    fn note<T>(&mut self, checked: Checked<T>) -> Option<T> {
+        checked.map_err(|problem| self.0.push(problem)).ok()
+    }
+
+    fn push(&mut self, problem: FieldError) {
+        self.0.push(problem);
+    }
+
+    /// The first problem, as the mutations report it.
+    fn first(self) -> Checked {
+        self.0.into_iter().next().map_or(Ok(()), Err)
+    }
+}
+
 /// Validates a group input; `existing` is the group being updated. Omitted
 /// guardrails take the defaults; omitted members keep the current ones.
+/// Refuses with the first of [`group_problems`].
 pub fn validate_group(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Checked<GroupSpec> {
-    check_name("id", &input.id)?;
-    check_text("name", &input.name)?;
-    check_optional_text("description", input.description.as_deref())?;
+    let (spec, problems) = check_group(input, existing, known);
+    problems.first()?;
+    Ok(spec)
+}
+
+/// Every problem `validate_group` would refuse, in its order (empty when it
+/// accepts the input).
+pub fn group_problems(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Vec<FieldError> {
+    let (_, problems) = check_group(input, existing, known);
+    problems.0
+}
+
+/// The one group validator: the resolved parts and every problem.
+fn check_group(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> (GroupSpec, Problems) {
+    let mut problems = Problems::default();
+    problems.note(check_name("id", &input.id));
+    problems.note(check_text("name", &input.name));
+    problems.note(check_optional_text("description", input.description.as_deref()));
     for (field, list) in [
         ("services", &input.services),
         ("allowedRecipes", &input.allowed_recipes),
         ("allowedEnvironments", &input.allowed_environments),
     ] {
-        no_duplicates(field, list)?;
+        problems.note(no_duplicates(field, list));
     }
     if let Some(members) = &input.members {
-        no_duplicates("members", members)?;
-        no_blank_actor("members", members)?;
+        problems.note(no_duplicates("members", members));
+        problems.note(no_blank_actor("members", members));
     }
-    for recipe in &input.allowed_recipes {
-        if !known.recipes.contains(recipe) {
-            return Err(FieldError::invalid("allowedRecipes", format!("allowedRecipes: unknown recipe '{recipe}'")));
-        }
+    for recipe in input.allowed_recipes.iter().filter(|r| !known.recipes.contains(*r)) {
+        problems.push(FieldError::invalid("allowedRecipes", format!("allowedRecipes: unknown recipe '{recipe}'")));
     }
-    for environment in &input.allowed_environments {
-        if !known.environments.contains(environment) {
-            return Err(FieldError::invalid(
-                "allowedEnvironments",
-                format!("allowedEnvironments: unknown environment '{environment}'"),
-            ));
-        }
+    for environment in input.allowed_environments.iter().filter(|e| !known.environments.contains(*e)) {
+        problems.push(FieldError::invalid(
+            "allowedEnvironments",
+            format!("allowedEnvironments: unknown environment '{environment}'"),
+        ));
     }
     if let Some(default) = &input.default_recipe_id {
         if !input.allowed_recipes.contains(default) {
-            return Err(FieldError::invalid(
+            problems.push(FieldError::invalid(
                 "defaultRecipeId",
                 format!("defaultRecipeId '{default}' is not in allowedRecipes"),
             ));
@@ -135,40 +170,72 @@ pub fn validate_group(input: &GroupInput, existing: Option<&DeliveryGroup>, know
     }
     for service in &input.services {
         match known.services.get(service) {
-            None => return Err(FieldError::invalid("services", format!("services: unknown service '{service}'"))),
-            Some(Some(group)) if *group != input.id => {
-                return Err(FieldError::invalid(
-                    "services",
-                    format!("services: '{service}' already belongs to delivery group '{group}'"),
-                ))
-            }
+            None => problems.push(FieldError::invalid("services", format!("services: unknown service '{service}'"))),
+            Some(Some(group)) if *group != input.id => problems.push(FieldError::invalid(
+                "services",
+                format!("services: '{service}' already belongs to delivery group '{group}'"),
+            )),
             Some(_) => {}
         }
     }
     let defaults = Guardrails::default();
+    let mut guardrail = |field, value, default| problems.note(positive(field, value, default)).unwrap_or(default);
     let guardrails = Guardrails {
-        max_concurrent_deployments: positive(
+        max_concurrent_deployments: guardrail(
             "guardrails.maxConcurrentDeployments",
             input.max_concurrent_deployments,
             defaults.max_concurrent_deployments,
-        )?,
-        daily_deploy_quota: positive(
+        ),
+        daily_deploy_quota: guardrail(
             "guardrails.dailyDeployQuota",
             input.daily_deploy_quota,
             defaults.daily_deploy_quota,
-        )?,
-        daily_rollback_quota: positive(
+        ),
+        daily_rollback_quota: guardrail(
             "guardrails.dailyRollbackQuota",
             input.daily_rollback_quota,
             defaults.daily_rollback_quota,
-        )?,
+        ),
     };
     let members = match (&input.members, existing) {
         (Some(members), _) => members.clone(),
         (None, Some(group)) => group.members.clone(),
         (None, None) => Vec::new(),
     };
-    Ok(GroupSpec { members, guardrails })
+    (GroupSpec { members, guardrails }, problems)
+}
+
+/// Legal but risky choices in a group input, for its preview: no services,
+/// recipes or environments, a guardrail left to its default, a deprecated
+/// default recipe. Never a reason to refuse.
+pub fn group_warnings(input: &GroupInput, known: &Known) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for (field, list, consequence) in [
+        ("services", &input.services, "the group holds no service to deploy"),
+        ("allowedRecipes", &input.allowed_recipes, "every deploy through the group will be refused"),
+        ("allowedEnvironments", &input.allowed_environments, "every deploy through the group will be refused"),
+    ] {
+        if list.is_empty() {
+            warnings.push(Warning::new(field, format!("{field} is empty: {consequence}")));
+        }
+    }
+    let defaults = Guardrails::default();
+    for (field, value, default) in [
+        ("guardrails.maxConcurrentDeployments", input.max_concurrent_deployments, defaults.max_concurrent_deployments),
+        ("guardrails.dailyDeployQuota", input.daily_deploy_quota, defaults.daily_deploy_quota),
+        ("guardrails.dailyRollbackQuota", input.daily_rollback_quota, defaults.daily_rollback_quota),
+    ] {
+        if value.is_none() {
+            warnings.push(Warning::new(field, format!("{field} is not set: it takes the default, {default}")));
+        }
+    }
+    if let Some(default) = input.default_recipe_id.as_ref().filter(|r| known.deprecated_recipes.contains(*r)) {
+        warnings.push(Warning::new(
+            "defaultRecipeId",
+            format!("defaultRecipeId '{default}' is deprecated: deployments that name no recipe will be refused"),
+        ));
+    }
+    warnings
 }
 
 /// The parts of a group that validation resolves.
@@ -225,14 +292,27 @@ pub struct RecipeInput {
     pub rollback_pipeline: String,
 }
 
+/// Refuses a recipe input with the first of [`recipe_problems`].
 pub fn validate_recipe(input: &RecipeInput) -> Checked {
-    check_name("id", &input.id)?;
-    check_text("name", &input.name)?;
-    check_optional_text("description", input.description.as_deref())?;
-    check_text("effectiveBehaviorSummary", &input.effective_behavior_summary)?;
-    check_text("spinnakerApplication", &input.spinnaker_application)?;
-    check_text("deployPipeline", &input.deploy_pipeline)?;
-    check_text("rollbackPipeline", &input.rollback_pipeline)
+    check_recipe(input).first()
+}
+
+/// Every problem `validate_recipe` would refuse, in its order.
+pub fn recipe_problems(input: &RecipeInput) -> Vec<FieldError> {
+    check_recipe(input).0
+}
+
+/// The one recipe validator.
+fn check_recipe(input: &RecipeInput) -> Problems {
+    let mut problems = Problems::default();
+    problems.note(check_name("id", &input.id));
+    problems.note(check_text("name", &input.name));
+    problems.note(check_optional_text("description", input.description.as_deref()));
+    problems.note(check_text("effectiveBehaviorSummary", &input.effective_behavior_summary));
+    problems.note(check_text("spinnakerApplication", &input.spinnaker_application));
+    problems.note(check_text("deployPipeline", &input.deploy_pipeline));
+    problems.note(check_text("rollbackPipeline", &input.rollback_pipeline));
+    problems
 }
 
 impl RecipeInput {
@@ -257,11 +337,98 @@ impl RecipeInput {
     }
 }
 
-/// True when an update would change what the engine runs.
-pub fn changes_engine_mapping(current: &Recipe, input: &RecipeInput) -> bool {
-    current.spinnaker_application != input.spinnaker_application
-        || current.deploy_pipeline != input.deploy_pipeline
-        || current.rollback_pipeline != input.rollback_pipeline
+/// The first engine-mapping field an update of `current` would change, if
+/// any: what the engine runs.
+pub fn changed_engine_field(current: &Recipe, input: &RecipeInput) -> Option<&'static str> {
+    [
+        ("spinnakerApplication", &current.spinnaker_application, &input.spinnaker_application),
+        ("deployPipeline", &current.deploy_pipeline, &input.deploy_pipeline),
+        ("rollbackPipeline", &current.rollback_pipeline, &input.rollback_pipeline),
+    ]
+    .into_iter()
+    .find(|(_, old, new)| old != new)
+    .map(|(field, _, _)| field)
+}
+
+/// A recipe's engine mapping is frozen while delivery groups use it:
+/// refuses an update of `current` that changes it while `users` (the ids of
+/// the groups allowing the recipe) is not empty, on the first changed field.
+pub fn check_engine_mapping(current: &Recipe, input: &RecipeInput, users: &[String]) -> Checked {
+    match changed_engine_field(current, input) {
+        Some(field) if !users.is_empty() => Err(FieldError::invalid(
+            field,
+            format!(
+                "the engine mapping of recipe '{}' cannot change while delivery groups use it ({}); create a new recipe instead",
+                current.id,
+                users.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// How bad a preview finding is; ordered, so the worst is the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// A legal but risky choice of an input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Warning {
+    fn new(field: &'static str, message: String) -> Self {
+        Self { field, message }
+    }
+}
+
+/// One finding of a preview, naming the input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// What an admin preview reports: every problem the mutation would refuse
+/// (errors, in the validator's order), then every warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview {
+    pub findings: Vec<Finding>,
+}
+
+impl Preview {
+    pub fn new(problems: Vec<FieldError>, warnings: Vec<Warning>) -> Self {
+        let errors =
+            problems.into_iter().map(|p| Finding { severity: Severity::Error, field: p.field, message: p.message });
+        let warnings =
+            warnings.into_iter().map(|w| Finding { severity: Severity::Warning, field: w.field, message: w.message });
+        Self { findings: errors.chain(warnings).collect() }
+    }
+
+    /// The worst severity found; `None` when nothing was.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// The preview of a group input: what `validate_group` refuses, then
+/// [`group_warnings`].
+pub fn preview_group(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Preview {
+    Preview::new(group_problems(input, existing, known), group_warnings(input, known))
+}
+
+/// The preview of a recipe input: what `validate_recipe` refuses, then the
+/// refusal of `check_engine_mapping` (`engine`) when there is one.
+pub fn preview_recipe(input: &RecipeInput, engine: Checked) -> Preview {
+    let mut problems = recipe_problems(input);
+    problems.extend(engine.err());
+    Preview::new(problems, Vec::new())
 }
 
 /// Input of `upsertService`.
@@ -478,7 +645,8 @@ mod tests {
 
     fn known() -> Known {
         Known {
-            recipes: ["standard".to_owned()].into(),
+            recipes: ["standard".to_owned(), "old".to_owned()].into(),
+            deprecated_recipes: ["old".to_owned()].into(),
             environments: ["sandbox".to_owned()].into(),
             services: [("api".to_owned(), None), ("ledger".to_owned(), Some("other".to_owned()))].into(),
         }
@@ -522,6 +690,114 @@ mod tests {
         assert!(message(GroupInput { max_concurrent_deployments: Some(0), ..input() }).contains("positive"));
         assert!(message(GroupInput { id: "Bad Id".into(), ..input() }).contains("id"));
         assert!(message(GroupInput { default_recipe_id: Some("x".into()), ..input() }).contains("defaultRecipeId"));
+    }
+
+    fn fields(problems: &[FieldError]) -> Vec<&str> {
+        problems.iter().map(|p| p.field).collect()
+    }
+
+    #[test]
+    fn every_group_problem_is_listed_in_order_and_the_first_is_the_refusal() {
+        let bad = GroupInput {
+            id: "Bad Id".into(),
+            services: vec!["ghost".into(), "ledger".into()],
+            allowed_recipes: vec!["canary".into(), "nope".into()],
+            max_concurrent_deployments: Some(0),
+            daily_rollback_quota: Some(-1),
+            ..input()
+        };
+        let problems = group_problems(&bad, None, &known());
+        assert_eq!(
+            fields(&problems),
+            [
+                "id",
+                "allowedRecipes",
+                "allowedRecipes",
+                "defaultRecipeId",
+                "services",
+                "services",
+                "guardrails.maxConcurrentDeployments",
+                "guardrails.dailyRollbackQuota"
+            ]
+        );
+        assert_eq!(validate_group(&bad, None, &known()).expect_err("refused"), problems[0]);
+        assert!(group_problems(&input(), None, &known()).is_empty());
+    }
+
+    #[test]
+    fn group_warnings_name_risky_but_legal_choices() {
+        let warnings = group_warnings(&input(), &known());
+        let named: Vec<&str> = warnings.iter().map(|w| w.field).collect();
+        assert_eq!(
+            named,
+            ["guardrails.maxConcurrentDeployments", "guardrails.dailyDeployQuota", "guardrails.dailyRollbackQuota"]
+        );
+        let risky = GroupInput {
+            services: vec![],
+            allowed_recipes: vec!["old".into()],
+            allowed_environments: vec![],
+            default_recipe_id: Some("old".into()),
+            max_concurrent_deployments: Some(1),
+            daily_deploy_quota: Some(25),
+            daily_rollback_quota: Some(10),
+            ..input()
+        };
+        let preview = preview_group(&risky, None, &known());
+        let named: Vec<(Severity, &str)> = preview.findings.iter().map(|f| (f.severity, f.field)).collect();
+        assert_eq!(
+            named,
+            [
+                (Severity::Warning, "services"),
+                (Severity::Warning, "allowedEnvironments"),
+                (Severity::Warning, "defaultRecipeId")
+            ]
+        );
+        assert_eq!(preview.worst(), Some(Severity::Warning));
+        let clean = GroupInput {
+            max_concurrent_deployments: Some(1),
+            daily_deploy_quota: Some(2),
+            daily_rollback_quota: Some(3),
+            ..input()
+        };
+        assert_eq!(preview_group(&clean, None, &known()).worst(), None);
+    }
+
+    fn recipe(id: &str) -> Recipe {
+        RecipeInput {
+            id: id.into(),
+            name: "R".into(),
+            description: None,
+            effective_behavior_summary: "s".into(),
+            spinnaker_application: "app".into(),
+            deploy_pipeline: "deploy".into(),
+            rollback_pipeline: "rollback".into(),
+        }
+        .into_new_recipe(Authored { actor: "a".into(), at: Utc::now(), reason: None })
+    }
+
+    #[test]
+    fn every_recipe_problem_is_listed_and_the_engine_mapping_names_the_first_changed_field() {
+        let current = recipe("r");
+        let input = RecipeInput {
+            id: "r".into(),
+            name: " ".into(),
+            description: None,
+            effective_behavior_summary: String::new(),
+            spinnaker_application: "app".into(),
+            deploy_pipeline: "deploy-2".into(),
+            rollback_pipeline: "rollback-2".into(),
+        };
+        assert_eq!(fields(&recipe_problems(&input)), ["name", "effectiveBehaviorSummary"]);
+        assert_eq!(validate_recipe(&input).expect_err("refused").field, "name");
+        assert!(check_engine_mapping(&current, &input, &[]).is_ok(), "no group uses it");
+        let users = ["payments".to_owned()];
+        let frozen = check_engine_mapping(&current, &input, &users).expect_err("in use");
+        assert_eq!(frozen.field, "deployPipeline");
+        assert!(frozen.message.contains("(payments)"), "{}", frozen.message);
+        let preview = preview_recipe(&input, Err(frozen));
+        let named: Vec<&str> = preview.findings.iter().map(|f| f.field).collect();
+        assert_eq!(named, ["name", "effectiveBehaviorSummary", "deployPipeline"]);
+        assert_eq!(preview.worst(), Some(Severity::Error));
     }
 
     #[test]

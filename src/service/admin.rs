@@ -21,15 +21,15 @@ use super::{
 use crate::{
     domain::{
         admin::{
-            apply_settings, changes_engine_mapping, environment_changes, group_changes, recipe_changes,
-            service_changes, settings_changes, validate_environment, validate_group, validate_recipe, validate_service,
-            Authored, EnvironmentInput, GroupInput, Known, RecipeInput, ServiceInput, SettingsInput,
+            apply_settings, changed_engine_field, check_engine_mapping, environment_changes, group_changes,
+            recipe_changes, service_changes, settings_changes, validate_environment, validate_group, validate_recipe,
+            validate_service, Authored, EnvironmentInput, GroupInput, Known, RecipeInput, ServiceInput, SettingsInput,
         },
         audit::{AuditOutcome, FieldChange},
         catalog::{DeliveryGroup, Environment, Recipe, RecipeStatus, Service},
         ids::KeyInput,
         settings::SystemSettings,
-        DomainError, ErrorCode,
+        DomainError, ErrorCode, FieldError,
     },
     store::{
         admin::{AdminWrite, SaveMode},
@@ -269,9 +269,16 @@ impl Services {
         Authored { actor: caller.principal.actor_id.clone(), at: self.now(), reason }
     }
 
-    async fn known_catalog(&self) -> Result<Known, DomainError> {
+    /// What exists in the catalogue, for the validators' reference checks.
+    pub(super) async fn known_catalog(&self) -> Result<Known, DomainError> {
+        let recipes = self.store.recipes().await?;
         Ok(Known {
-            recipes: self.store.recipes().await?.into_iter().map(|r| r.id).collect(),
+            deprecated_recipes: recipes
+                .iter()
+                .filter(|r| r.status == RecipeStatus::Deprecated)
+                .map(|r| r.id.clone())
+                .collect(),
+            recipes: recipes.into_iter().map(|r| r.id).collect(),
             environments: self.store.environments().await?.into_iter().map(|e| e.name).collect(),
             services: self.store.services().await?.into_iter().map(|s| (s.name, s.delivery_group_id)).collect(),
         })
@@ -373,7 +380,7 @@ impl AdminEntity for Recipe {
         let updated = match input {
             Some(input) => {
                 validate_recipe(&input)?;
-                services.check_engine_mapping(current, &input).await?;
+                services.engine_mapping(current, &input).await??;
                 Recipe {
                     name: input.name.trim().to_owned(),
                     description: input.description,
@@ -555,19 +562,18 @@ impl AdminEntity for SystemSettings {
 }
 
 impl Services {
-    /// A recipe's engine mapping is frozen while delivery groups use it.
-    async fn check_engine_mapping(&self, current: &Recipe, input: &RecipeInput) -> Result<(), Refusal> {
-        if !changes_engine_mapping(current, input) {
-            return Ok(());
+    /// A recipe's engine mapping is frozen while delivery groups use it
+    /// ([`check_engine_mapping`]); the groups are read only when the update
+    /// changes the mapping. The outer error is a failed read.
+    pub(super) async fn engine_mapping(
+        &self,
+        current: &Recipe,
+        input: &RecipeInput,
+    ) -> Result<Result<(), FieldError>, DomainError> {
+        if changed_engine_field(current, input).is_none() {
+            return Ok(Ok(()));
         }
         let users = self.store.groups_allowing_recipe(&current.id).await?;
-        if users.is_empty() {
-            return Ok(());
-        }
-        Err(Refusal::Denied(invalid(format!(
-            "the engine mapping of recipe '{}' cannot change while delivery groups use it ({}); create a new recipe instead",
-            current.id,
-            users.join(", ")
-        ))))
+        Ok(check_engine_mapping(current, input, &users))
     }
 }

@@ -9,6 +9,7 @@ pub mod cancel;
 pub mod deploy;
 pub mod limits;
 pub(crate) mod mutation;
+pub mod preview;
 pub mod reads;
 pub mod refresh;
 pub mod watch;

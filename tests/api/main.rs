@@ -25,6 +25,7 @@ mod idempotency;
 mod kill_switch;
 mod metrics;
 mod oidc;
+mod previews;
 mod promotion;
 mod query_cost;
 mod races;

@@ -3,6 +3,7 @@
 mod audit;
 mod catalog;
 mod deployment;
+mod preview;
 mod running_state;
 mod viewer;
 
@@ -15,4 +16,5 @@ pub struct Query(
     running_state::RunningStateQuery,
     catalog::CatalogQuery,
     audit::AuditQuery,
+    preview::PreviewQuery,
 );

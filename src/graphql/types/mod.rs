@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catalog;
 pub mod deployment;
 pub mod preflight;
+pub mod preview;
 
 use async_graphql::{Context, Guard};
 
