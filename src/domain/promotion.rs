@@ -63,17 +63,17 @@ pub fn next_step<'a>(path: &'a [PathStep], source: &str) -> NextStep<'a> {
 /// `PROMOTION_PATH_NOT_ALLOWED` unless the target is the next enabled
 /// environment after the source, or (with jumps allowed) any later one.
 pub fn check_path(path: &[PathStep], source: &str, target: &str, allow_jumps: bool) -> Option<Violation> {
-    let source_at = path.iter().position(|step| step.name == source);
-    let target_at = path.iter().position(|step| step.name == target);
-    let allowed = match (next_step(path, source), source_at, target_at) {
-        (NextStep::To(next), _, _) if next == target => true,
+    let position = |name: &str| path.iter().position(|step| step.name == name);
+    let next = next_step(path, source);
+    let allowed = match (&next, position(source), position(target)) {
+        (NextStep::To(next), _, _) if *next == target => true,
         (_, Some(s), Some(t)) => allow_jumps && t > s,
         _ => false,
     };
     if allowed {
         return None;
     }
-    let expected = match next_step(path, source) {
+    let expected = match next {
         NextStep::To(next) => format!("the next environment after '{source}' is '{next}'"),
         NextStep::SourceNotOnPath => format!("'{source}' is not on the delivery group's promotion path"),
         NextStep::AtHighest => format!("'{source}' is the highest environment on the delivery group's promotion path"),

@@ -13,7 +13,7 @@ use super::{
     audit::AuditSubject,
     forbidden,
     mutation::{fingerprint, MutationRequest, Refusal},
-    reads::{refused_read, scope_required},
+    reads::{refused_read, require_role, scope_required},
     Caller, Services,
 };
 use crate::{
@@ -28,7 +28,7 @@ use crate::{
         promotion::{promotion_path, Promotion},
         rollback::restore_version,
         state_machine::timeline_entry,
-        DomainError, ErrorCode,
+        DomainError, ErrorCode, Principal,
     },
     engine::TriggerRequest,
     store::{
@@ -176,9 +176,7 @@ impl Services {
 
     /// `validatePromotion(intent)`: every violation a promotion would meet.
     pub async fn validate_promotion(&self, caller: &Caller, promotion: Promotion) -> Result<Preflight, DomainError> {
-        if !caller.principal.can_deploy() {
-            return Err(refused_read(&caller.principal, forbidden("validate promotions")));
-        }
+        require_role(&caller.principal, Principal::can_deploy, "validate promotions")?;
         let loaded = self.load_facts(&promotion.intent).await?;
         let loaded = self.with_promotion(loaded, &promotion.intent, &promotion.source_environment).await?;
         self.preview(caller, &promotion.intent, DeploymentKind::Promotion, &loaded, None).await
@@ -216,18 +214,14 @@ impl Services {
 
     /// `validateDeployment(intent)`: steps 1 and 5-11, no side effects.
     pub async fn validate_deployment(&self, caller: &Caller, intent: Intent) -> Result<Preflight, DomainError> {
-        if !caller.principal.can_deploy() {
-            return Err(refused_read(&caller.principal, forbidden("validate deployments")));
-        }
+        require_role(&caller.principal, Principal::can_deploy, "validate deployments")?;
         let loaded = self.load_facts(&intent).await?;
         self.preview(caller, &intent, DeploymentKind::RollForward, &loaded, None).await
     }
 
     /// `validateRollback(deploymentId)`: the same preview for a rollback.
     pub async fn validate_rollback(&self, caller: &Caller, target: &DeploymentRef) -> Result<Preflight, DomainError> {
-        if !caller.principal.can_deploy() {
-            return Err(refused_read(&caller.principal, forbidden("validate rollbacks")));
-        }
+        require_role(&caller.principal, Principal::can_deploy, "validate rollbacks")?;
         let Some(target) = self.lookup(target).await? else {
             return Err(DomainError::not_found("deployment", target.as_str()));
         };

@@ -4,12 +4,12 @@
 //! validators (`domain::admin`), so a rule cannot differ between the two.
 //!
 //! PLATFORM_ADMIN only; other roles are refused as every admin-only read is
-//! (logged, not audited: [`refused_read`]).
+//! (logged, not audited: `reads::require_role`).
 
-use super::{forbidden, reads::refused_read, Caller, Services};
+use super::{reads::require_role, Caller, Services};
 use crate::domain::{
     admin::{preview_group, preview_recipe, GroupInput, Preview, RecipeInput},
-    DomainError,
+    DomainError, Principal,
 };
 
 impl Services {
@@ -19,7 +19,7 @@ impl Services {
     /// not reported, since a preview does not know whether a create or an
     /// update is meant.
     pub async fn preview_delivery_group(&self, caller: &Caller, input: GroupInput) -> Result<Preview, DomainError> {
-        require_admin(caller, "preview delivery groups")?;
+        require_role(&caller.principal, Principal::is_admin, "preview delivery groups")?;
         let existing = self.store.delivery_group(&input.id).await?;
         let known = self.known_catalog().await?;
         Ok(preview_group(&input, existing.as_ref(), &known))
@@ -29,19 +29,11 @@ impl Services {
     /// recipe with the input's id exists, the refusal of a change to its
     /// engine mapping while groups use it. Existence itself is not reported.
     pub async fn preview_recipe(&self, caller: &Caller, input: RecipeInput) -> Result<Preview, DomainError> {
-        require_admin(caller, "preview recipes")?;
+        require_role(&caller.principal, Principal::is_admin, "preview recipes")?;
         let engine = match self.store.recipe(&input.id).await? {
             Some(current) => self.engine_mapping(&current, &input).await?,
             None => Ok(()),
         };
         Ok(preview_recipe(&input, engine))
-    }
-}
-
-fn require_admin(caller: &Caller, action: &str) -> Result<(), DomainError> {
-    if caller.principal.is_admin() {
-        Ok(())
-    } else {
-        Err(refused_read(&caller.principal, forbidden(action)))
     }
 }

@@ -97,7 +97,7 @@ impl Services {
         service: &str,
         environment: &str,
     ) -> Result<Option<RunningState>, DomainError> {
-        require_reader(&caller.principal, "read running state")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read running state")?;
         Ok(self.store.running_state(service, environment).await?)
     }
 
@@ -107,7 +107,7 @@ impl Services {
         environment: Option<&str>,
         delivery_group_id: Option<&str>,
     ) -> Result<Vec<RunningState>, DomainError> {
-        require_reader(&caller.principal, "read running state")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read running state")?;
         Ok(self.store.running_states(environment, delivery_group_id, &GroupScope::All).await?)
     }
 
@@ -121,27 +121,27 @@ impl Services {
     }
 
     pub async fn delivery_groups(&self, caller: &Caller) -> Result<Vec<DeliveryGroup>, DomainError> {
-        require_reader(&caller.principal, "read delivery groups")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read delivery groups")?;
         Ok(self.store.delivery_groups().await?)
     }
 
     pub async fn delivery_group(&self, caller: &Caller, id: &str) -> Result<Option<DeliveryGroup>, DomainError> {
-        require_reader(&caller.principal, "read delivery groups")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read delivery groups")?;
         Ok(self.store.delivery_group(id).await?)
     }
 
     pub async fn recipes(&self, caller: &Caller) -> Result<Vec<Recipe>, DomainError> {
-        require_reader(&caller.principal, "read recipes")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read recipes")?;
         Ok(self.store.recipes().await?)
     }
 
     pub async fn recipe(&self, caller: &Caller, id: &str) -> Result<Option<Recipe>, DomainError> {
-        require_reader(&caller.principal, "read recipes")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read recipes")?;
         Ok(self.store.recipe(id).await?)
     }
 
     pub async fn environments(&self, caller: &Caller) -> Result<Vec<Environment>, DomainError> {
-        require_reader(&caller.principal, "read environments")?;
+        require_role(&caller.principal, Principal::can_read_deployments, "read environments")?;
         Ok(self.store.environments().await?)
     }
 
@@ -156,16 +156,12 @@ impl Services {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, DomainError> {
-        if !caller.principal.is_admin() {
-            return Err(refused_read(&caller.principal, forbidden("read the audit log")));
-        }
+        require_role(&caller.principal, Principal::is_admin, "read the audit log")?;
         Ok(self.store.audit_page(filter, page).await?)
     }
 
     pub async fn system_settings(&self, caller: &Caller) -> Result<SystemSettings, DomainError> {
-        if !caller.principal.is_admin() {
-            return Err(refused_read(&caller.principal, forbidden("read system settings")));
-        }
+        require_role(&caller.principal, Principal::is_admin, "read system settings")?;
         Ok(self.store.settings().await?)
     }
 }
@@ -179,8 +175,15 @@ pub(crate) fn scope_required() -> DomainError {
     )
 }
 
-fn require_reader(principal: &Principal, action: &str) -> Result<(), DomainError> {
-    if principal.can_read_deployments() {
+/// Refuses a read (or preview) the caller's role may not make: e.g.
+/// `require_role(principal, Principal::is_admin, "read the audit log")`.
+/// `ROLE_FORBIDDEN`, logged and not audited ([`refused_read`]).
+pub(crate) fn require_role(
+    principal: &Principal,
+    permitted: fn(&Principal) -> bool,
+    action: &str,
+) -> Result<(), DomainError> {
+    if permitted(principal) {
         Ok(())
     } else {
         Err(refused_read(principal, forbidden(action)))
