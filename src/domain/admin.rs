@@ -129,7 +129,7 @@ pub fn validate_group(input: &GroupInput, existing: Option<&DeliveryGroup>, know
 
 /// Every problem `validate_group` would refuse, in its order (empty when it
 /// accepts the input).
-pub fn group_problems(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Vec<FieldError> {
+fn group_problems(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Known) -> Vec<FieldError> {
     let (_, problems) = check_group(input, existing, known);
     problems.0
 }
@@ -208,7 +208,7 @@ fn check_group(input: &GroupInput, existing: Option<&DeliveryGroup>, known: &Kno
 /// Legal but risky choices in a group input, for its preview: no services,
 /// recipes or environments, a guardrail left to its default, a deprecated
 /// default recipe. Never a reason to refuse.
-pub fn group_warnings(input: &GroupInput, known: &Known) -> Vec<Warning> {
+fn group_warnings(input: &GroupInput, known: &Known) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for (field, list, consequence) in [
         ("services", &input.services, "the group holds no service to deploy"),
@@ -298,7 +298,7 @@ pub fn validate_recipe(input: &RecipeInput) -> Checked {
 }
 
 /// Every problem `validate_recipe` would refuse, in its order.
-pub fn recipe_problems(input: &RecipeInput) -> Vec<FieldError> {
+fn recipe_problems(input: &RecipeInput) -> Vec<FieldError> {
     check_recipe(input).0
 }
 
