@@ -61,6 +61,10 @@ pub struct Facts<'a> {
     /// The recipe named by the intent, or the group's default.
     pub recipe: Option<&'a Recipe>,
     pub version_registered: bool,
+    /// False when the question is asked before a version is chosen
+    /// (`allowedActions`): the checks of the version (its shape at step 5,
+    /// its build at step 9) are skipped.
+    pub version_chosen: bool,
     /// For rollbacks: the target's violation (step 9), if any.
     pub rollback_violation: Option<Violation>,
     /// `None` when usage was not counted (e.g. no group).
@@ -116,7 +120,7 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Violation> {
             format!("service '{}' is not a valid name", intent.service),
         ));
     }
-    if !is_valid_version(&intent.version) {
+    if facts.version_chosen && !is_valid_version(&intent.version) {
         out.push(Violation::new(
             ErrorCode::InvalidVersion,
             format!("version '{}' is not MAJOR.MINOR.PATCH with an optional -tag", intent.version),
@@ -215,7 +219,7 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Violation> {
     }
 
     // 9. Version and rollback target.
-    if is_valid_version(&intent.version) && !facts.version_registered {
+    if facts.version_chosen && is_valid_version(&intent.version) && !facts.version_registered {
         out.push(Violation::new(
             ErrorCode::VersionNotFound,
             format!("version '{}' of '{}' is not a registered build", intent.version, service.name),
@@ -407,6 +411,7 @@ mod tests {
                 environment: self.environment.as_ref(),
                 recipe: self.recipe.as_ref(),
                 version_registered: self.version_registered,
+                version_chosen: true,
                 rollback_violation: None,
                 usage: self.usage,
                 promotion: None,

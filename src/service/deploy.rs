@@ -69,6 +69,8 @@ struct Loaded {
     build: Option<Build>,
     /// For a promotion: its source and path facts.
     promotion: Option<PromotionFacts>,
+    /// False for `allowedActions`, asked before a version is chosen.
+    version_chosen: bool,
 }
 
 /// A rollback's target and what it would restore.
@@ -177,9 +179,7 @@ impl Services {
     /// `validatePromotion(intent)`: every violation a promotion would meet.
     pub async fn validate_promotion(&self, caller: &Caller, promotion: Promotion) -> Result<Preflight, DomainError> {
         require_role(&caller.principal, Principal::can_deploy, "validate promotions")?;
-        let loaded = self.load_facts(&promotion.intent).await?;
-        let loaded = self.with_promotion(loaded, &promotion.intent, &promotion.source_environment).await?;
-        self.preview(caller, &promotion.intent, DeploymentKind::Promotion, &loaded, None).await
+        self.roll_forward_preview(caller, &promotion.intent, Some(&promotion.source_environment), true).await
     }
 
     /// `rollback(deploymentId, changeSummary, idempotencyKey)`.
@@ -215,8 +215,7 @@ impl Services {
     /// `validateDeployment(intent)`: steps 1 and 5-11, no side effects.
     pub async fn validate_deployment(&self, caller: &Caller, intent: Intent) -> Result<Preflight, DomainError> {
         require_role(&caller.principal, Principal::can_deploy, "validate deployments")?;
-        let loaded = self.load_facts(&intent).await?;
-        self.preview(caller, &intent, DeploymentKind::RollForward, &loaded, None).await
+        self.roll_forward_preview(caller, &intent, None, true).await
     }
 
     /// `validateRollback(deploymentId)`: the same preview for a rollback.
@@ -229,11 +228,40 @@ impl Services {
         if !self.in_group_scope(&caller.principal, &target.delivery_group_id).await? {
             return Err(refused_read(&caller.principal, scope_required()));
         }
+        self.rollback_preview(caller, target).await
+    }
+
+    /// Every guardrail verdict for rolling `target` back (scope already checked).
+    pub(crate) async fn rollback_preview(
+        &self,
+        caller: &Caller,
+        target: DeploymentRecord,
+    ) -> Result<Preflight, DomainError> {
         let plan = self.plan_rollback(target).await?;
         let intent = rollback_intent(&plan, None);
         let loaded = self.load_facts(&intent).await?;
         let loaded = Loaded { recipe: self.store.recipe(&plan.target.recipe_id).await?, ..loaded };
         self.preview(caller, &intent, DeploymentKind::Rollback, &loaded, plan.restore.err()).await
+    }
+
+    /// Every guardrail verdict for `intent` as a deploy (a promotion when
+    /// `source` is given), without side effects. `version_chosen: false`
+    /// skips the checks of the version (`allowedActions`).
+    pub(crate) async fn roll_forward_preview(
+        &self,
+        caller: &Caller,
+        intent: &Intent,
+        source: Option<&str>,
+        version_chosen: bool,
+    ) -> Result<Preflight, DomainError> {
+        let loaded = Loaded { version_chosen, ..self.load_facts(intent).await? };
+        match source {
+            Some(source) => {
+                let loaded = self.with_promotion(loaded, intent, source).await?;
+                self.preview(caller, intent, DeploymentKind::Promotion, &loaded, None).await
+            }
+            None => self.preview(caller, intent, DeploymentKind::RollForward, &loaded, None).await,
+        }
     }
 
     async fn preview(
@@ -598,7 +626,7 @@ impl Services {
             None => None,
         };
         let build = self.store.build(&intent.service, &intent.version).await?;
-        Ok(Loaded { service, group, environment, recipe, build, promotion: None })
+        Ok(Loaded { service, group, environment, recipe, build, promotion: None, version_chosen: true })
     }
 
     /// Adds what a promotion's checks need: the group's path (from every
@@ -638,6 +666,7 @@ impl Services {
             // A rollback whose target is refused has no version to look up.
             version_registered: loaded.build.is_some()
                 || (kind == DeploymentKind::Rollback && rollback_violation.is_some()),
+            version_chosen: loaded.version_chosen,
             rollback_violation,
             usage,
             promotion: loaded.promotion.clone(),

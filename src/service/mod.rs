@@ -1,6 +1,7 @@
 //! Use cases: load, decide with the domain, write through the store, call
 //! the engine. Resolvers call exactly one function here.
 
+pub mod actions;
 pub mod admin;
 pub mod audit;
 pub mod audit_burst;

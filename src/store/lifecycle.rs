@@ -168,6 +168,42 @@ impl Store {
         first(query, self.conn()).await?.map(DeploymentRecord::try_from).transpose()
     }
 
+    /// The newest deployment of a service + environment, whatever its state.
+    pub async fn latest_deployment(
+        &self,
+        service: &str,
+        environment: &str,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        self.newest_of(service, environment, None).await
+    }
+
+    /// The newest PENDING, ACTIVE or IN_PROGRESS deployment of a service +
+    /// environment (what a cancel button would cancel).
+    pub async fn in_flight_deployment(
+        &self,
+        service: &str,
+        environment: &str,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        self.newest_of(service, environment, Some(&DeploymentState::IN_FLIGHT)).await
+    }
+
+    /// One statement on the (service, environment, created_at) index.
+    async fn newest_of(
+        &self,
+        service: &str,
+        environment: &str,
+        states: Option<&[DeploymentState]>,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        let mut query = deployment::Entity::find()
+            .filter(deployment::Column::Service.eq(service))
+            .filter(deployment::Column::Environment.eq(environment));
+        if let Some(states) = states {
+            query = query.filter(deployment::Column::State.is_in(states.iter().map(|s| s.as_str())));
+        }
+        let query = query.order_by_desc(deployment::Column::CreatedAt).order_by_desc(deployment::Column::Id);
+        first(query, self.conn()).await?.map(DeploymentRecord::try_from).transpose()
+    }
+
     /// Whether any deployment of (service, version) in `environment` ever
     /// reached SUCCEEDED (a promotion's source check). The state stays
     /// SUCCEEDED when a later success supersedes or rolls the record back.

@@ -7,6 +7,7 @@
 mod harness;
 
 mod admin;
+mod allowed_actions;
 mod audit;
 mod audit_flooding;
 mod auth;

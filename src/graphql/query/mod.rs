@@ -1,5 +1,6 @@
 //! The Query root, merged from one object per domain.
 
+mod actions;
 mod audit;
 mod catalog;
 mod deployment;
@@ -17,4 +18,5 @@ pub struct Query(
     catalog::CatalogQuery,
     audit::AuditQuery,
     preview::PreviewQuery,
+    actions::ActionsQuery,
 );

@@ -2,13 +2,19 @@
 
 use async_graphql::{SimpleObject, ID};
 
-use crate::service::deploy::Preflight;
+use crate::{domain::guardrails::Violation, service::deploy::Preflight};
 
 /// One guardrail that would refuse the request.
 #[derive(SimpleObject)]
 pub struct GuardrailViolation {
     pub code: String,
     pub message: String,
+}
+
+impl From<Violation> for GuardrailViolation {
+    fn from(v: Violation) -> Self {
+        Self { code: v.code.as_str().to_owned(), message: v.message }
+    }
 }
 
 /// Every violation in guardrail order, with the figures behind them.
@@ -39,11 +45,7 @@ impl From<Preflight> for DeploymentPreflight {
         let used_today = p.used_today.map(clamp);
         Self {
             allowed: p.violations.is_empty(),
-            violations: p
-                .violations
-                .into_iter()
-                .map(|v| GuardrailViolation { code: v.code.as_str().to_owned(), message: v.message })
-                .collect(),
+            violations: p.violations.into_iter().map(GuardrailViolation::from).collect(),
             service: p.service,
             environment: p.environment,
             version: p.version,
