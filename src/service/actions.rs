@@ -104,12 +104,16 @@ impl Services {
                 let only_scope = || with_gate(vec![reason(scope.code, scope.message.clone())]);
                 (only_scope(), only_scope(), only_scope(), only_scope())
             }
-            _ => (
-                with_gate(self.deploy_reasons(caller, service, environment).await?),
-                with_gate(self.rollback_reasons(caller, service, environment).await?),
-                with_gate(self.promotion_candidate(caller, service, environment, group.as_ref()).await?.1),
-                with_gate(self.cancel_reasons(service, environment).await?),
-            ),
+            _ => {
+                // Independent reads: asked at once, not one after the other.
+                let (deploy, rollback, (_, promote), cancel) = tokio::try_join!(
+                    self.deploy_reasons(caller, service, environment),
+                    self.rollback_reasons(caller, service, environment),
+                    self.promotion_candidate(caller, service, environment, group.as_ref()),
+                    self.cancel_reasons(service, environment),
+                )?;
+                (with_gate(deploy), with_gate(rollback), with_gate(promote), with_gate(cancel))
+            }
         };
         Ok(AllowedActions {
             service: service.to_owned(),
