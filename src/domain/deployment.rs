@@ -199,6 +199,18 @@ pub struct RunningState {
     pub derived_at: DateTime<Utc>,
 }
 
+/// A version a service+environment can go back to (`rollbackTargets`):
+/// one that reached the SUCCEEDED state there and is not the running one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackTarget {
+    pub version: String,
+    /// The newest SUCCEEDED-state deployment of `version` there.
+    pub deployment_id: Uuid,
+    /// When that deployment succeeded: its SUCCEEDED timeline entry, else
+    /// (history imported without one) its last update.
+    pub succeeded_at: DateTime<Utc>,
+}
+
 /// Filters of the deployment history (GraphQL `DeploymentFilter`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeploymentFilter {

@@ -3,8 +3,23 @@
 use super::{
     deployment::{DeploymentKind, DeploymentRecord, DeploymentState},
     guardrails::Violation,
-    ErrorCode,
+    DomainError, ErrorCode,
 };
+
+/// Most rollback targets one `rollbackTargets` answer lists, whatever
+/// `first` asks for (DESIGN §11.1: "`first` capped at 50").
+pub const MAX_ROLLBACK_TARGETS: u64 = 50;
+
+/// How many rollback targets to list for `first`: at least one is asked
+/// for (`first < 1` is `INVALID_REQUEST`: an empty answer on purpose would
+/// read as "nothing to roll back to"), at most [`MAX_ROLLBACK_TARGETS`]
+/// are given (a larger `first` is capped, not refused).
+pub fn rollback_targets_limit(first: i32) -> Result<u64, DomainError> {
+    match u64::try_from(first) {
+        Ok(first) if first >= 1 => Ok(first.min(MAX_ROLLBACK_TARGETS)),
+        _ => Err(DomainError::new(ErrorCode::InvalidRequest, "`first` must be at least 1")),
+    }
+}
 
 /// Decides a rollback of `target` and returns the version to restore.
 ///
@@ -108,6 +123,18 @@ mod tests {
         let mut rollback = running.clone();
         rollback.kind = DeploymentKind::Rollback;
         assert_eq!(code(restore_version(&rollback, Some(&rollback), None)), ErrorCode::RollbackOfRollback);
+    }
+
+    #[test]
+    fn rollback_targets_are_capped_at_fifty_and_at_least_one_is_asked_for() {
+        assert_eq!(rollback_targets_limit(1), Ok(1));
+        assert_eq!(rollback_targets_limit(10), Ok(10));
+        assert_eq!(rollback_targets_limit(50), Ok(50));
+        assert_eq!(rollback_targets_limit(51), Ok(MAX_ROLLBACK_TARGETS));
+        assert_eq!(rollback_targets_limit(i32::MAX), Ok(MAX_ROLLBACK_TARGETS));
+        for refused in [0, -1, i32::MIN] {
+            assert_eq!(rollback_targets_limit(refused).expect_err("refused").code, ErrorCode::InvalidRequest);
+        }
     }
 
     #[test]

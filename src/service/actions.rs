@@ -13,7 +13,7 @@
 
 use super::{
     forbidden,
-    reads::{refused_read, require_role, scope_required},
+    reads::{require_role, scope_required},
     Caller, Services,
 };
 use crate::domain::{
@@ -127,8 +127,7 @@ impl Services {
     }
 
     /// `deliveryStatus`: readers of deployments; a delivery owner only for
-    /// services of their groups (`DELIVERY_GROUP_SCOPE_REQUIRED`, logged,
-    /// not audited). Three statements for the records whatever the history
+    /// services of their groups (`Services::require_service_scope`). Three statements for the records whatever the history
     /// size (newest, running, newest in flight are index lookups).
     pub async fn delivery_status(
         &self,
@@ -137,12 +136,8 @@ impl Services {
         environment: &str,
     ) -> Result<DeliveryStatus, DomainError> {
         require_role(&caller.principal, Principal::can_read_deployments, "read delivery status")?;
+        self.require_service_scope(&caller.principal, service).await?;
         let group = self.group_of(service).await?;
-        if let Some(group) = &group {
-            if !self.in_group_scope(&caller.principal, &group.id).await? {
-                return Err(refused_read(&caller.principal, scope_required()));
-            }
-        }
         let (promotion_candidate, _) = self.promotion_candidate(caller, service, environment, group.as_ref()).await?;
         Ok(DeliveryStatus {
             service: service.to_owned(),

@@ -10,9 +10,10 @@ use crate::{
         audit::{AuditEvent, AuditFilter},
         build::Build,
         catalog::{DeliveryGroup, Environment, Recipe, Service},
-        deployment::{DeploymentFilter, DeploymentRecord, Failure, RunningState, TimelineEvent},
+        deployment::{DeploymentFilter, DeploymentRecord, Failure, RollbackTarget, RunningState, TimelineEvent},
         ids::DeploymentId,
         page::{Page, PageRequest},
+        rollback::rollback_targets_limit,
         settings::SystemSettings,
         DomainError, ErrorCode, Principal,
     },
@@ -111,6 +112,64 @@ impl Services {
         Ok(self.store.running_states(environment, delivery_group_id, &GroupScope::All).await?)
     }
 
+    /// `rollbackTargets`: the versions a service+environment can go back
+    /// to, newest first, at most `first` (capped at 50). Read-only, never
+    /// audited, no engine call.
+    ///
+    /// - A version counts once it reached the SUCCEEDED *state* there; that
+    ///   state stays when a later success supersedes the record (only its
+    ///   outcome changes), but a record that was itself rolled back moves to
+    ///   the ROLLED_BACK state and no longer counts, as for the version a
+    ///   rollback restores (DESIGN §5). Failed, canceled and in-flight
+    ///   records never count.
+    /// - The version running now (that of the record whose outcome is
+    ///   SUCCEEDED, see `running_state`) is left out entirely, including
+    ///   older records of that same version.
+    /// - Each version comes with its newest SUCCEEDED-state deployment, and
+    ///   versions are ordered by when that deployment was created.
+    /// - Checks, in order: the role may read deployments (CI publishers:
+    ///   `ROLE_FORBIDDEN`); `first >= 1` (`INVALID_REQUEST`); a delivery
+    ///   owner may ask only about services of a group they are a member of
+    ///   (`DELIVERY_GROUP_SCOPE_REQUIRED`, also for a service in no group).
+    ///   An unknown service answers an empty list to every role, owners
+    ///   included: services are readable by every role, so the empty answer
+    ///   reveals nothing, and nothing can have succeeded for it.
+    pub async fn rollback_targets(
+        &self,
+        caller: &Caller,
+        service: &str,
+        environment: &str,
+        first: i32,
+    ) -> Result<Vec<RollbackTarget>, DomainError> {
+        require_role(&caller.principal, Principal::can_read_deployments, "read rollback targets")?;
+        let limit = rollback_targets_limit(first)?;
+        self.require_service_scope(&caller.principal, service).await?;
+        Ok(self.store.rollback_targets(service, environment, limit).await?)
+    }
+
+    /// Scope of a read about a whole service: a delivery owner may read
+    /// services of their groups only; one in another group, or in none, is
+    /// refused (`DELIVERY_GROUP_SCOPE_REQUIRED`, logged, not audited). An
+    /// unknown service passes: it has nothing to show, and every role may
+    /// list the services anyway.
+    pub(crate) async fn require_service_scope(&self, principal: &Principal, service: &str) -> Result<(), DomainError> {
+        if !principal.is_group_scoped() {
+            return Ok(());
+        }
+        let Some(known) = self.store.service(service).await? else {
+            return Ok(());
+        };
+        let in_scope = match &known.delivery_group_id {
+            Some(group) => self.in_group_scope(principal, group).await?,
+            None => false,
+        };
+        if in_scope {
+            Ok(())
+        } else {
+            Err(refused_read(principal, service_scope_required()))
+        }
+    }
+
     /// Services are readable by every role, CI publishers included.
     pub async fn services(&self) -> Result<Vec<Service>, DomainError> {
         Ok(self.store.services().await?)
@@ -172,6 +231,15 @@ pub(crate) fn scope_required() -> DomainError {
     DomainError::new(
         ErrorCode::DeliveryGroupScopeRequired,
         "this deployment belongs to a delivery group you are not a member of",
+    )
+}
+
+/// [`scope_required`] for a read about a whole service rather than one
+/// record: same code, and it names no group either.
+fn service_scope_required() -> DomainError {
+    DomainError::new(
+        ErrorCode::DeliveryGroupScopeRequired,
+        "this service belongs to a delivery group you are not a member of",
     )
 }
 

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use entity::{deployment, deployment_failure, timeline_event};
 use sea_orm::{
+    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
     QuerySelect, QueryTrait, Select, Statement,
 };
@@ -17,9 +19,10 @@ use super::{
 use crate::domain::{
     deployment::{
         DeploymentFilter, DeploymentKind, DeploymentOutcome, DeploymentRecord, DeploymentState, EngineType, Failure,
-        RunningState, TimelineEvent,
+        RollbackTarget, RunningState, TimelineEvent,
     },
     page::{Keyset, Page, PageRequest},
+    state_machine::timeline_entry,
 };
 
 /// Which delivery groups a caller may see: every group, or only these.
@@ -184,6 +187,128 @@ impl Store {
         }
         Ok(states)
     }
+}
+
+impl Store {
+    /// Up to `limit` versions that reached the SUCCEEDED state in a
+    /// service+environment, newest first, without the running version;
+    /// each with its newest SUCCEEDED-state deployment and when that
+    /// deployment succeeded. Two statements whatever the history size: the
+    /// targets ([`rollback_targets_of`]), then the SUCCEEDED timeline
+    /// entries of at most `limit` deployments (by the timeline's
+    /// `deployment_id` index). Both run on SQLite and PostgreSQL.
+    pub async fn rollback_targets(
+        &self,
+        service: &str,
+        environment: &str,
+        limit: u64,
+    ) -> Result<Vec<RollbackTarget>, StoreError> {
+        let statement = rollback_targets_of(service, environment, self.backend(), limit);
+        let rows = self.conn().query_all_raw(statement).await?;
+        let newest = rows
+            .iter()
+            .map(|row| {
+                let version: String = row.try_get_by_index(0)?;
+                let id = parse_uuid(&row.try_get_by_index::<String>(1)?)?;
+                let updated_at: DateTime<Utc> = row.try_get_by_index(2)?;
+                Ok((version, id, updated_at))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if newest.is_empty() {
+            return Ok(Vec::new());
+        }
+        let succeeded = self.succeeded_at(newest.iter().map(|(_, id, _)| *id)).await?;
+        Ok(newest
+            .into_iter()
+            .map(|(version, deployment_id, updated_at)| RollbackTarget {
+                succeeded_at: succeeded.get(&deployment_id).copied().unwrap_or(updated_at),
+                version,
+                deployment_id,
+            })
+            .collect())
+    }
+
+    /// When each of these deployments succeeded: the first SUCCEEDED entry
+    /// of its timeline (written with the state change, in the same
+    /// transaction). A record without one is absent from the map.
+    async fn succeeded_at(&self, ids: impl Iterator<Item = Uuid>) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+        let (key, _) = timeline_entry(DeploymentState::Succeeded);
+        let rows: Vec<(String, DateTime<Utc>)> = timeline_event::Entity::find()
+            .select_only()
+            .column(timeline_event::Column::DeploymentId)
+            .column(timeline_event::Column::OccurredAt)
+            .filter(timeline_event::Column::DeploymentId.is_in(ids.map(|id| id.to_string())))
+            .filter(timeline_event::Column::Key.eq(key))
+            .order_by_asc(timeline_event::Column::DeploymentId)
+            .order_by_asc(timeline_event::Column::Id)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for (id, at) in rows {
+            out.entry(parse_uuid(&id)?).or_insert(at);
+        }
+        Ok(out)
+    }
+}
+
+/// Alias of the per-version rank in [`rollback_targets_of`].
+const NEWEST: &str = "newest_of_version";
+
+/// The rollback targets of a service+environment, newest first:
+///
+/// ```sql
+/// SELECT version, id, updated_at FROM (
+///   SELECT version, id, created_at, updated_at,
+///          ROW_NUMBER() OVER (PARTITION BY version ORDER BY created_at DESC, id DESC) AS newest_of_version
+///   FROM deployments
+///   WHERE service = ? AND environment = ? AND state = 'SUCCEEDED'
+///     AND version NOT IN (SELECT version FROM deployments
+///                         WHERE outcome = 'SUCCEEDED' AND service = ? AND environment = ?)
+/// ) WHERE newest_of_version = 1 ORDER BY created_at DESC, id DESC LIMIT <limit>
+/// ```
+///
+/// The database keeps one row per version (its newest SUCCEEDED-state
+/// record) and the newest `limit` of those; nothing else reaches the
+/// server. The outer filter reads the pair's records through
+/// `idx_deployments_service_env_created`; the running version, through
+/// `idx_deployments_outcome_service_env` (the current success, at most one
+/// record; `version` is NOT NULL, so NOT IN is safe). Window functions need
+/// SQLite 3.25 or later, which every supported sqlx bundles. `limit` is
+/// written into the text, as in [`limited_statement`].
+fn rollback_targets_of(service: &str, environment: &str, backend: DatabaseBackend, limit: u64) -> Statement {
+    use deployment::Column;
+    let running_versions = Query::select()
+        .column(Column::Version)
+        .from(deployment::Entity)
+        .and_where(Expr::col(Column::Outcome).eq(DeploymentOutcome::Succeeded.as_str()))
+        .and_where(Expr::col(Column::Service).eq(service))
+        .and_where(Expr::col(Column::Environment).eq(environment))
+        .to_owned();
+    let newest_per_version = WindowStatement::partition_by(Column::Version)
+        .order_by(Column::CreatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .to_owned();
+    let ranked: SelectStatement = Query::select()
+        .columns([Column::Version, Column::Id, Column::CreatedAt, Column::UpdatedAt])
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_per_version, Alias::new(NEWEST))
+        .from(deployment::Entity)
+        .and_where(Expr::col(Column::Service).eq(service))
+        .and_where(Expr::col(Column::Environment).eq(environment))
+        .and_where(Expr::col(Column::State).eq(DeploymentState::Succeeded.as_str()))
+        .and_where(Expr::col(Column::Version).not_in_subquery(running_versions))
+        .to_owned();
+    let query = Query::select()
+        .columns([Column::Version, Column::Id, Column::UpdatedAt])
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new(NEWEST)).eq(1))
+        .order_by(Column::CreatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .to_owned();
+    let mut statement = backend.build(&query);
+    statement.sql.push_str(" LIMIT ");
+    statement.sql.push_str(&limit.to_string());
+    statement
 }
 
 /// The record with this id (binds: id).
@@ -464,6 +589,22 @@ mod tests {
             sql.statement(backend, || record_by_id("x", backend), Vec::new());
             let cached = sql.statement(backend, || unreachable!(), vec!["some-id".into()]);
             assert_eq!(cached, record_by_id("some-id", backend));
+        }
+    }
+
+    /// One statement on both backends: a window per version, the running
+    /// version left out by a subquery, the limit written into the text.
+    #[test]
+    fn rollback_targets_are_one_windowed_statement_with_a_literal_limit() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            let statement = rollback_targets_of("ledger", "staging", backend, 7);
+            assert!(statement
+                .sql
+                .contains(r#"ROW_NUMBER() OVER ( PARTITION BY "version" ORDER BY "created_at" DESC, "id" DESC )"#));
+            assert!(statement.sql.contains(r#""version" NOT IN (SELECT "version" FROM "deployments""#));
+            assert!(statement.sql.ends_with(r#"ORDER BY "created_at" DESC, "id" DESC LIMIT 7"#), "{}", statement.sql);
+            let values = statement.values.expect("bound values").0;
+            assert_eq!(values.len(), 7, "service, environment, state, outcome, service, environment, rank");
         }
     }
 }

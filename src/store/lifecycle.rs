@@ -204,9 +204,11 @@ impl Store {
         first(query, self.conn()).await?.map(DeploymentRecord::try_from).transpose()
     }
 
-    /// Whether any deployment of (service, version) in `environment` ever
-    /// reached SUCCEEDED (a promotion's source check). The state stays
-    /// SUCCEEDED when a later success supersedes or rolls the record back.
+    /// Whether a deployment of (service, version) in `environment` reached
+    /// SUCCEEDED and was not rolled back (a promotion's source check). The
+    /// state stays SUCCEEDED when a later success supersedes the record;
+    /// a successful rollback of it turns it ROLLED_BACK, and a version
+    /// rolled back is not proven.
     pub async fn ever_succeeded(&self, service: &str, environment: &str, version: &str) -> Result<bool, StoreError> {
         let query = deployment::Entity::find()
             .select_only()

@@ -33,6 +33,7 @@ mod races;
 mod rate_limits;
 mod replicas;
 mod role_gating;
+mod rollback_targets;
 mod schema;
 mod spinnaker_adapter;
 mod startup;

@@ -1,6 +1,12 @@
 use async_graphql::{Context, Object, ID};
 
-use crate::graphql::{context::ContextExt, types::deployment::RunningState};
+use crate::{
+    domain::rollback::MAX_ROLLBACK_TARGETS,
+    graphql::{
+        context::ContextExt,
+        types::deployment::{RollbackTarget, RunningState},
+    },
+};
 
 #[derive(Default)]
 pub struct RunningStateQuery;
@@ -18,6 +24,24 @@ impl RunningStateQuery {
         Ok(state.map(RunningState::from))
     }
 
+    /// Versions that SUCCEEDED in a service + environment other than the one
+    /// running now, newest first, each with the newest deployment that ran
+    /// it. `first` must be at least 1 and is capped at 50. Delivery owners
+    /// may ask about their groups' services only.
+    #[graphql(complexity = "rollback_targets_complexity(first.unwrap_or(10), child_complexity)")]
+    async fn rollback_targets(
+        &self,
+        ctx: &Context<'_>,
+        service: String,
+        environment: String,
+        #[graphql(default = 10)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<RollbackTarget>> {
+        // An explicit null means the default, as for `deployments(first:)`.
+        let first = first.unwrap_or(10);
+        let targets = ctx.services()?.rollback_targets(ctx.caller()?, &service, &environment, first).await?;
+        Ok(targets.into_iter().map(RollbackTarget::from).collect())
+    }
+
     /// Every running state, optionally narrowed to an environment or group.
     async fn running_states(
         &self,
@@ -31,4 +55,9 @@ impl RunningStateQuery {
             .await?;
         Ok(states.into_iter().map(RunningState::from).collect())
     }
+}
+
+/// The selection costs once per target asked for, capped like the answer.
+fn rollback_targets_complexity(first: i32, child_complexity: usize) -> usize {
+    (first.clamp(1, MAX_ROLLBACK_TARGETS as i32) as usize).saturating_mul(child_complexity)
 }

@@ -1,4 +1,5 @@
-//! `Deployment`, `RunningState`, `Failure`, `TimelineEvent` and their enums.
+//! `Deployment`, `RunningState`, `RollbackTarget`, `Failure`, `TimelineEvent`
+//! and their enums.
 
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
 
@@ -218,5 +219,22 @@ impl From<domain::RunningState> for RunningState {
             deployment_kind: s.kind.into(),
             derived_at: s.derived_at.into(),
         }
+    }
+}
+
+/// A version this service+environment can be rolled back to: it reached
+/// SUCCEEDED here and is not the version running now.
+#[derive(SimpleObject, Clone)]
+pub struct RollbackTarget {
+    pub version: String,
+    /// The newest deployment that ran this version successfully here.
+    pub deployment_id: ID,
+    /// When that deployment succeeded (its SUCCEEDED timeline entry).
+    pub succeeded_at: DateTime,
+}
+
+impl From<domain::RollbackTarget> for RollbackTarget {
+    fn from(t: domain::RollbackTarget) -> Self {
+        Self { version: t.version, deployment_id: ID(t.deployment_id.to_string()), succeeded_at: t.succeeded_at.into() }
     }
 }
